@@ -1,0 +1,204 @@
+// The C API: msgsnd/msgrcv semantics, return values and errno, over mailboxes and senders.
+#include <seqmq/mailbox.hpp>
+#include <seqmq/sender.hpp>
+#include <seqmq/seqmq.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <new>
+#include <variant>
+
+struct seqmq_handle {
+    std::variant<seqmq::mailbox, seqmq::sender> end;
+};
+
+namespace {
+
+// errno for an error code: system codes as they are, seqmq's as their std::errc condition.
+int errno_of(const std::error_code& e) {
+    if (e.category() == std::system_category() || e.category() == std::generic_category())
+        return e.value();
+    return e.default_error_condition().value();
+}
+
+template <class T>
+T fail_with(const std::error_code& e, T value) {
+    errno = errno_of(e);
+    return value;
+}
+
+seqmq::timeout connect_wait(const seqmq_options_t& o) {
+    if (o.connect_timeout_ms < 0)
+        return std::chrono::milliseconds(INT_MAX); // about 25 days: for ever, in practice
+    if (o.connect_timeout_ms == 0)
+        return std::nullopt;
+    return std::chrono::milliseconds(o.connect_timeout_ms);
+}
+
+const std::byte* mtext(const void* msgp) {
+    return static_cast<const std::byte*>(msgp) + sizeof(long);
+}
+
+} // namespace
+
+extern "C" {
+
+void seqmq_options_init(seqmq_options_t* opts) {
+    if (!opts)
+        return;
+    seqmq::mailbox_options m;
+    opts->capacity = m.capacity;
+    opts->max_message_size = m.max_message_size;
+    opts->connect_timeout_ms = 0;
+}
+
+seqmq_t* seqmq_mailbox_open(const char* address, const seqmq_options_t* opts) {
+    if (!address)
+        return fail_with<seqmq_t*>(std::make_error_code(std::errc::invalid_argument), nullptr);
+    auto where = seqmq::address::parse(address);
+    if (!where)
+        return fail_with<seqmq_t*>(where.error(), nullptr);
+    seqmq::mailbox_options o;
+    if (opts) {
+        o.capacity = opts->capacity;
+        o.max_message_size = opts->max_message_size;
+    }
+    auto m = seqmq::mailbox::open(*where, o);
+    if (!m)
+        return fail_with<seqmq_t*>(m.error(), nullptr);
+    auto* q = new (std::nothrow) seqmq_handle{std::move(*m)};
+    if (!q)
+        errno = ENOMEM;
+    return q;
+}
+
+seqmq_t* seqmq_connect(const char* address, const seqmq_options_t* opts) {
+    if (!address)
+        return fail_with<seqmq_t*>(std::make_error_code(std::errc::invalid_argument), nullptr);
+    auto where = seqmq::address::parse(address);
+    if (!where)
+        return fail_with<seqmq_t*>(where.error(), nullptr);
+    seqmq_options_t defaults;
+    seqmq_options_init(&defaults);
+    const seqmq_options_t& o = opts ? *opts : defaults;
+    seqmq::sender_options so;
+    so.max_message_size = o.max_message_size;
+    so.wait_for_mailbox = connect_wait(o);
+    auto s = seqmq::sender::connect(*where, so);
+    if (!s)
+        return fail_with<seqmq_t*>(s.error(), nullptr);
+    auto* q = new (std::nothrow) seqmq_handle{std::move(*s)};
+    if (!q)
+        errno = ENOMEM;
+    return q;
+}
+
+int seqmq_close(seqmq_t* q) {
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    delete q;
+    return 0;
+}
+
+int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg) {
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    auto* s = std::get_if<seqmq::sender>(&q->end);
+    if (!s)
+        return fail_with(make_error_code(seqmq::errc::wrong_role), -1);
+    if (static_cast<long>(msgsz) < 0) { // as Linux: checked before anything else
+        errno = EINVAL;
+        return -1;
+    }
+    if (!msgp) {
+        errno = EFAULT;
+        return -1;
+    }
+    long type;
+    std::memcpy(&type, msgp, sizeof type);
+    // Linux checks the size against msgmax before the type, and says EINVAL for both.
+    if (msgsz > s->max_message_size() || type < 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    auto flags = (msgflg & IPC_NOWAIT) ? seqmq::send_flags::nowait : seqmq::send_flags::none;
+    auto r = s->send(type, std::span(mtext(msgp), msgsz), flags);
+    if (!r) {
+        if (r.error() == std::errc::message_size) // the mailbox's limit, learned late
+            return fail_with(std::make_error_code(std::errc::invalid_argument), -1);
+        return fail_with(r.error(), -1);
+    }
+    return 0;
+}
+
+ssize_t seqmq_msgrcv(seqmq_t* q, void* msgp, size_t msgsz, long msgtyp, int msgflg) {
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    auto* m = std::get_if<seqmq::mailbox>(&q->end);
+    if (!m)
+        return fail_with(make_error_code(seqmq::errc::wrong_role), ssize_t(-1));
+    if (static_cast<long>(msgsz) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!msgp) {
+        errno = EFAULT;
+        return -1;
+    }
+    const bool noerror = msgflg & MSG_NOERROR;
+    auto* text = static_cast<std::byte*>(msgp) + sizeof(long);
+    auto put_type = [&](long type) { std::memcpy(msgp, &type, sizeof type); };
+
+    if (msgflg & SEQMQ_MSG_COPY) {
+        // As Linux: MSG_COPY needs IPC_NOWAIT and excludes MSG_EXCEPT; position = msgtyp.
+        if ((msgflg & SEQMQ_MSG_EXCEPT) || !(msgflg & IPC_NOWAIT)) {
+            errno = EINVAL;
+            return -1;
+        }
+        if (msgtyp < 0) {
+            errno = ENOMSG;
+            return -1;
+        }
+        auto c = m->peek_at(static_cast<std::size_t>(msgtyp));
+        if (!c)
+            return fail_with(c.error(), ssize_t(-1));
+        if (c->data.size() > msgsz) {
+            // Linux fails E2BIG without MSG_NOERROR, and EINVAL with it (the copy does not fit).
+            errno = noerror ? EINVAL : E2BIG;
+            return -1;
+        }
+        put_type(c->type);
+        std::memcpy(text, c->data.data(), c->data.size());
+        return static_cast<ssize_t>(c->data.size());
+    }
+
+    seqmq::selector which{msgtyp, (msgflg & SEQMQ_MSG_EXCEPT) != 0};
+    auto flags = seqmq::receive_flags::none;
+    if (msgflg & IPC_NOWAIT)
+        flags = flags | seqmq::receive_flags::nowait;
+    if (noerror)
+        flags = flags | seqmq::receive_flags::noerror;
+    auto r = m->receive(std::span(text, msgsz), which, flags);
+    if (!r)
+        return fail_with(r.error(), ssize_t(-1));
+    put_type(r->type);
+    return static_cast<ssize_t>(r->size);
+}
+
+int seqmq_fd(seqmq_t* q) {
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    return std::visit([](const auto& end) { return end.native_handle(); }, q->end);
+}
+
+} // extern "C"

@@ -1,0 +1,510 @@
+#include <seqmq/mailbox.hpp>
+
+#include "core/stash.hpp"
+#include "log.hpp"
+#include "sys/aligned_buffer.hpp"
+#include "transport/transport.hpp"
+#include "wire/frame.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace seqmq {
+
+using namespace detail;
+
+namespace {
+
+// epoll user data for the listener; connections use their address, never 1.
+constexpr std::uint64_t listener_tag = 1;
+
+std::unexpected<std::error_code> fail(std::errc e) {
+    return std::unexpected(std::make_error_code(e));
+}
+
+struct connection {
+    unique_fd fd;
+    peer_identity peer;
+    std::uint64_t next_sequence = 1;
+    bool ready = false;  // in the ready list: may have records to read
+    bool parked = false; // out of epoll: its next record does not fit the stash
+};
+
+// A receive that takes a message: what it could be handed without stashing.
+struct taker {
+    selector which;
+    std::size_t buffer;
+    bool noerror;
+
+    // The record is the one this receive wants (it may still be too long for the buffer).
+    bool wants(long type) const noexcept { return which.type >= 0 && which.admits(type); }
+    // ... and can be handed over without ever being stashed.
+    bool takes(long type, std::size_t size) const noexcept {
+        return wants(type) && (size <= buffer || noerror);
+    }
+};
+
+// A record just read from a connection, still in the mailbox's read buffer.
+struct record {
+    long type;
+    std::span<const std::byte> payload;
+    pid_t sender;
+};
+
+} // namespace
+
+struct mailbox::impl {
+    address where;
+    const transport* via = nullptr;
+    mailbox_options options;
+    unique_fd listener;
+    unique_fd poller;
+    // Created on the first native_handle(): an epoll over `poller` and an eventfd that is
+    // readable while the stash holds messages.
+    unique_fd outer;
+    unique_fd wake;
+    bool wake_set = false;
+
+    message_store stash;
+    aligned_buffer buffer; // one record, page-aligned: header + max payload + 1
+    std::vector<std::unique_ptr<connection>> connections;
+    std::vector<connection*> ready;
+    std::vector<connection*> parked;
+    std::size_t next_ready = 0;
+    bool accept_pending = true; // connections may have queued before the first look
+    bool room_freed = false;
+    std::uint64_t next_arrival = 1;
+    mailbox_stat counters;
+
+    impl(const address& a, const transport* t, const mailbox_options& o)
+        : where(a), via(t), options(o), stash(o.max_message_size),
+          buffer(frame_header::size + o.max_message_size + 1) {}
+
+    ~impl() {
+        for (auto& c : connections)
+            via->close_connection(std::move(c->fd));
+        listener.reset();
+        via->unbind(where);
+    }
+
+    // --- connections -------------------------------------------------------------------------
+
+    void accept_all() {
+        accept_pending = false;
+        for (;;) {
+            auto fd = accept_connection(listener.get());
+            if (!fd) {
+                if (fd.error() != std::errc::resource_unavailable_try_again)
+                    log().warn("mailbox {}: accept: {}", where.to_string(), fd.error().message());
+                return;
+            }
+            if (connections.size() >= options.max_connections) {
+                log().warn("mailbox {}: refusing a connection: {} connections is the limit",
+                           where.to_string(), options.max_connections);
+                via->close_connection(std::move(*fd));
+                continue;
+            }
+            auto c = std::make_unique<connection>();
+            c->fd = std::move(*fd);
+            c->peer = via->peer(c->fd.get());
+            epoll_event ev{EPOLLIN, {.u64 = reinterpret_cast<std::uintptr_t>(c.get())}};
+            if (::epoll_ctl(poller.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) < 0) {
+                log().warn("mailbox {}: epoll_ctl: {}", where.to_string(), last_error().message());
+                via->close_connection(std::move(c->fd));
+                continue;
+            }
+            notify(*c, {mailbox_control::hello, options.max_message_size, options.capacity});
+            mark_ready(*c); // records may already wait
+            connections.push_back(std::move(c));
+        }
+    }
+
+    // Best effort: a sender that cannot take a notice finds out from the closed socket.
+    void notify(connection& c, const mailbox_notice& n) noexcept {
+        std::array<std::byte, mailbox_notice::size> out;
+        encode(n, out);
+        (void)retry_eintr([&] {
+            return ::send(c.fd.get(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        });
+    }
+
+    void mark_ready(connection& c) {
+        if (!c.ready && !c.parked) {
+            c.ready = true;
+            ready.push_back(&c);
+        }
+    }
+
+    void unready(connection& c) {
+        c.ready = false;
+        ready.erase(std::find(ready.begin(), ready.end(), &c));
+    }
+
+    void drop(connection& c, std::optional<frame_fault> fault) {
+        if (fault) {
+            ++counters.protocol_errors;
+            log().warn("mailbox {}: cut the connection from pid {}: {}", where.to_string(),
+                       c.peer.pid, to_string(*fault));
+            auto reason = *fault == frame_fault::too_long ? EMSGSIZE : EPROTO;
+            notify(c, {mailbox_control::closing, std::uint64_t(reason), options.max_message_size});
+        }
+        if (c.ready)
+            unready(c);
+        if (c.parked)
+            parked.erase(std::find(parked.begin(), parked.end(), &c));
+        else
+            ::epoll_ctl(poller.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
+        via->close_connection(std::move(c.fd));
+        std::erase_if(connections, [&](const auto& p) { return p.get() == &c; });
+    }
+
+    // The stash cannot hold c's next record: stop reading c, so its sender feels back-pressure
+    // through its socket buffer, until a message leaves the stash.
+    void park(connection& c) {
+        if (c.ready)
+            unready(c);
+        // Out of epoll altogether: even with no events asked, EPOLLHUP would keep firing.
+        ::epoll_ctl(poller.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
+        c.parked = true;
+        parked.push_back(&c);
+    }
+
+    void unpark_all() {
+        room_freed = false;
+        for (connection* c : parked) {
+            epoll_event ev{EPOLLIN, {.u64 = reinterpret_cast<std::uintptr_t>(c)}};
+            ::epoll_ctl(poller.get(), EPOLL_CTL_ADD, c->fd.get(), &ev);
+            c->parked = false;
+            mark_ready(*c);
+        }
+        parked.clear();
+    }
+
+    // Collects readiness from epoll. Returns the number of events, or an error.
+    result<int> poll_events(int ms) {
+        std::array<epoll_event, 64> events;
+        int n = ::epoll_wait(poller.get(), events.data(), int(events.size()), ms);
+        if (n < 0)
+            return std::unexpected(last_error()); // EINTR included: a signal ends a wait
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.u64 == listener_tag)
+                accept_pending = true;
+            else
+                mark_ready(*reinterpret_cast<connection*>(events[i].data.u64));
+        }
+        return n;
+    }
+
+    // --- reading records -----------------------------------------------------------------------
+
+    enum class outcome { got, empty, gone, parked };
+
+    // Reads c's next record into `buffer` if the stash could hold it, or `want` takes it.
+    outcome read_one(connection& c, const taker* want, record& out) {
+        const std::size_t room = options.capacity - stash.bytes();
+        if (room < options.max_message_size) {
+            // Peek before taking: the record must stay in the socket if nowhere can hold it.
+            ssize_t n = retry_eintr([&] {
+                return ::recv(c.fd.get(), buffer.data(), buffer.size(),
+                              MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+            });
+            if (n > 0 && std::size_t(n) >= frame_header::size &&
+                std::size_t(n) - frame_header::size > room) {
+                auto h = decode_prefix(std::span(buffer.data(), frame_header::size));
+                if (h && !(want && want->takes(h->type, std::size_t(n) - frame_header::size))) {
+                    park(c);
+                    return outcome::parked;
+                }
+            }
+        }
+        auto take = [&] {
+            return retry_eintr([&] {
+                return ::recv(c.fd.get(), buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
+            });
+        };
+        ssize_t n = take();
+        // AF_UNIX reports a peer that closed with unread data of its own as one ECONNRESET,
+        // ahead of the records still queued here: they are not lost, read on.
+        if (n < 0 && errno == ECONNRESET)
+            n = take();
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                unready(c);
+                return outcome::empty;
+            }
+            log().debug("mailbox {}: recv: {}", where.to_string(), last_error().message());
+            drop(c, std::nullopt);
+            return outcome::gone;
+        }
+        if (n == 0) { // end of stream: every record before it has been read
+            drop(c, std::nullopt);
+            return outcome::gone;
+        }
+        auto h =
+            std::size_t(n) > buffer.size()
+                ? std::expected<frame_header, frame_fault>(std::unexpected(frame_fault::too_long))
+                : decode(std::span(buffer.data(), std::size_t(n)), options.max_message_size);
+        if (h && h->kind != frame_kind::data)
+            h = std::unexpected(frame_fault::unexpected_kind);
+        else if (h && h->sequence != c.next_sequence)
+            h = std::unexpected(frame_fault::bad_sequence);
+        if (!h) {
+            drop(c, h.error());
+            return outcome::gone;
+        }
+        ++c.next_sequence;
+        counters.last_send_pid = c.peer.pid;
+        counters.last_send_time = std::chrono::system_clock::now();
+        out = {static_cast<long>(h->type), std::span(buffer.data() + frame_header::size, h->length),
+               c.peer.pid};
+        return outcome::got;
+    }
+
+    void stash_record(const record& r) { stash.push(r.type, r.payload, r.sender, next_arrival++); }
+
+    // Reads records from the connections, stashing each one `want` does not want, until one is
+    // wanted (returned, still in `buffer`) or nothing is left to read. With `until`, waits for
+    // records up to the deadline; without, never waits.
+    result<std::optional<record>> pump(const taker* want, const deadline* until) {
+        for (;;) {
+            if (room_freed && !parked.empty())
+                unpark_all();
+            if (accept_pending)
+                accept_all();
+            while (!ready.empty()) {
+                connection& c = *ready[next_ready++ % ready.size()];
+                record r;
+                if (read_one(c, want, r) != outcome::got)
+                    continue;
+                if (want && want->wants(r.type))
+                    return std::optional(r);
+                stash_record(r);
+            }
+            auto n = poll_events(until ? until->poll_ms() : 0);
+            if (!n)
+                return std::unexpected(n.error());
+            if (*n == 0) {
+                if (!until)
+                    return std::optional<record>();
+                if (until->passed())
+                    return fail(std::errc::timed_out);
+            }
+        }
+    }
+
+    // Reads everything the senders have sent, as far as the stash has room.
+    result<void> drain() {
+        auto r = pump(nullptr, nullptr);
+        if (!r)
+            return std::unexpected(r.error());
+        return {};
+    }
+
+    // --- taking --------------------------------------------------------------------------------
+
+    void taken() {
+        counters.last_receive_pid = ::getpid();
+        counters.last_receive_time = std::chrono::system_clock::now();
+    }
+
+    result<received> take_stashed(const queued_message& m, std::span<std::byte> out, bool noerror) {
+        if (m.size > out.size() && !noerror)
+            return fail(std::errc::argument_list_too_long);
+        received got{m.type, std::min<std::size_t>(m.size, out.size()), m.size, m.sender_pid};
+        if (got.size)
+            std::memcpy(out.data(), m.data(), got.size);
+        stash.pop(m);
+        room_freed = true;
+        taken();
+        return got;
+    }
+
+    result<received> take_direct(const record& r, std::span<std::byte> out) {
+        received got{r.type, std::min(r.payload.size(), out.size()), r.payload.size(), r.sender};
+        if (got.size)
+            std::memcpy(out.data(), r.payload.data(), got.size);
+        taken();
+        return got;
+    }
+
+    result<received> receive(std::span<std::byte> out, selector which, receive_flags flags,
+                             timeout limit) {
+        const bool nowait = flags & receive_flags::nowait;
+        const bool noerror = flags & receive_flags::noerror;
+        const deadline until(limit);
+        if (which.type < 0) {
+            // "Lowest type" looks at every message that has arrived, so read them all first.
+            for (;;) {
+                if (auto d = drain(); !d)
+                    return std::unexpected(d.error());
+                if (const queued_message* m = stash.find(which))
+                    return take_stashed(*m, out, noerror);
+                if (nowait)
+                    return fail(std::errc::no_message);
+                auto n = poll_events(until.poll_ms());
+                if (!n)
+                    return std::unexpected(n.error());
+                if (*n == 0 && until.passed())
+                    return fail(std::errc::timed_out);
+            }
+        }
+        if (const queued_message* m = stash.find(which))
+            return take_stashed(*m, out, noerror);
+        const taker want{which, out.size(), noerror};
+        auto r = pump(&want, nowait ? nullptr : &until);
+        if (!r)
+            return std::unexpected(r.error());
+        if (!*r)
+            return fail(std::errc::no_message);
+        if ((*r)->payload.size() > out.size() && !noerror) {
+            // E2BIG, and the message stays queued: it is the oldest that matches now.
+            stash_record(**r);
+            return fail(std::errc::argument_list_too_long);
+        }
+        return take_direct(**r, out);
+    }
+
+    message copy_of(const queued_message& m) const {
+        message c{m.type, {}, m.sender_pid, m.arrival};
+        c.data.assign(m.data(), m.data() + m.size);
+        return c;
+    }
+
+    // Keeps the eventfd of native_handle() readable exactly while the stash holds messages.
+    void sync_wake() noexcept {
+        if (!wake || wake_set == !stash.empty())
+            return;
+        std::uint64_t v = 1;
+        if (!wake_set)
+            (void)!::write(wake.get(), &v, sizeof v);
+        else
+            (void)!::read(wake.get(), &v, sizeof v);
+        wake_set = !wake_set;
+    }
+};
+
+// --- mailbox ---------------------------------------------------------------------------------
+
+mailbox::mailbox(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+mailbox::mailbox(mailbox&&) noexcept = default;
+mailbox& mailbox::operator=(mailbox&&) noexcept = default;
+mailbox::~mailbox() = default;
+
+result<mailbox> mailbox::open(const address& where_given, const mailbox_options& options) {
+    const address where = where_given.resolve();
+    auto via = transport_for(where);
+    if (!via)
+        return std::unexpected(via.error());
+    if (options.max_message_size == 0 || options.max_message_size > (*via)->max_payload() ||
+        options.capacity < options.max_message_size || options.max_connections == 0)
+        return fail(std::errc::invalid_argument);
+
+    auto listener = (*via)->listen(where, options.backlog, options.replace_stale);
+    if (!listener)
+        return std::unexpected(listener.error());
+    auto p = std::make_unique<impl>(where, *via, options);
+    p->listener = std::move(*listener);
+    p->poller.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!p->poller)
+        return std::unexpected(last_error());
+    epoll_event ev{EPOLLIN, {.u64 = listener_tag}};
+    if (::epoll_ctl(p->poller.get(), EPOLL_CTL_ADD, p->listener.get(), &ev) < 0)
+        return std::unexpected(last_error());
+    p->counters.capacity = options.capacity;
+    p->counters.max_message_size = options.max_message_size;
+    p->counters.change_time = std::chrono::system_clock::now();
+    log().debug("mailbox {} open over {}", where.to_string(), (*via)->name());
+    return mailbox(std::move(p));
+}
+
+result<received> mailbox::receive(std::span<std::byte> buffer, selector which, receive_flags flags,
+                                  timeout limit) {
+    auto r = impl_->receive(buffer, which, flags, limit);
+    impl_->sync_wake();
+    return r;
+}
+
+result<message> mailbox::receive(selector which, receive_flags flags, timeout limit) {
+    // The largest message fits, so this never truncates nor fails with E2BIG.
+    message m;
+    m.data.resize(impl_->options.max_message_size);
+    auto r = receive(std::span(m.data), which, flags, limit);
+    if (!r)
+        return std::unexpected(r.error());
+    m.type = r->type;
+    m.sender_pid = r->sender_pid;
+    m.data.resize(r->size);
+    return m;
+}
+
+result<message> mailbox::peek(selector which) {
+    if (auto d = impl_->drain(); !d)
+        return std::unexpected(d.error());
+    impl_->sync_wake();
+    const queued_message* m = impl_->stash.find(which);
+    if (!m)
+        return fail(std::errc::no_message);
+    return impl_->copy_of(*m);
+}
+
+result<message> mailbox::peek_at(std::size_t position) {
+    if (auto d = impl_->drain(); !d)
+        return std::unexpected(d.error());
+    impl_->sync_wake();
+    const queued_message* m = impl_->stash.at(position);
+    if (!m)
+        return fail(std::errc::no_message);
+    return impl_->copy_of(*m);
+}
+
+result<std::vector<message_info>> mailbox::list() {
+    if (auto d = impl_->drain(); !d)
+        return std::unexpected(d.error());
+    impl_->sync_wake();
+    std::vector<message_info> all;
+    all.reserve(impl_->stash.count());
+    for (const queued_message* m = impl_->stash.oldest(); m; m = m->next)
+        all.push_back({m->type, m->size, m->arrival, m->sender_pid});
+    return all;
+}
+
+result<mailbox_stat> mailbox::stat() {
+    if (auto d = impl_->drain(); !d)
+        return std::unexpected(d.error());
+    impl_->sync_wake();
+    mailbox_stat s = impl_->counters;
+    s.count = impl_->stash.count();
+    s.bytes = impl_->stash.bytes();
+    s.connections = impl_->connections.size();
+    return s;
+}
+
+int mailbox::native_handle() const noexcept {
+    impl& m = *impl_;
+    if (!m.outer) {
+        unique_fd outer(::epoll_create1(EPOLL_CLOEXEC));
+        unique_fd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+        if (!outer || !wake)
+            return -1;
+        epoll_event a{EPOLLIN, {.u64 = 0}}, b{EPOLLIN, {.u64 = 1}};
+        if (::epoll_ctl(outer.get(), EPOLL_CTL_ADD, m.poller.get(), &a) < 0 ||
+            ::epoll_ctl(outer.get(), EPOLL_CTL_ADD, wake.get(), &b) < 0)
+            return -1;
+        m.outer = std::move(outer);
+        m.wake = std::move(wake);
+        m.wake_set = false;
+        m.sync_wake();
+    }
+    return m.outer.get();
+}
+
+const address& mailbox::bound_address() const noexcept {
+    return impl_->where;
+}
+
+} // namespace seqmq

@@ -1,0 +1,173 @@
+#include <seqmq/sender.hpp>
+
+#include "log.hpp"
+#include "sys/aligned_buffer.hpp"
+#include "transport/transport.hpp"
+#include "wire/frame.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <thread>
+
+namespace seqmq {
+
+using namespace detail;
+
+namespace {
+
+std::unexpected<std::error_code> fail(std::errc e) {
+    return std::unexpected(std::make_error_code(e));
+}
+
+// Errors of connect() that mean "no mailbox there yet", worth waiting through.
+bool not_there_yet(const std::error_code& e) {
+    return e == std::errc::no_such_file_or_directory || e == std::errc::connection_refused ||
+           e == std::errc::host_unreachable;
+}
+
+} // namespace
+
+struct sender::impl {
+    address where;
+    const transport* via;
+    unique_fd fd;
+    std::uint64_t sequence = 1;
+    std::size_t max_message_size;
+    bool told = false;       // the mailbox's hello has been read
+    std::error_code cut_for; // why the mailbox cut us, once it said so
+    aligned_buffer buffer;   // header + payload, one record
+
+    impl(const address& a, const transport* t, unique_fd f, std::size_t max)
+        : where(a), via(t), fd(std::move(f)), max_message_size(max),
+          buffer(frame_header::size + max) {}
+
+    ~impl() {
+        if (fd)
+            via->close_connection(std::move(fd));
+    }
+
+    // Reads the notices the mailbox has sent (hello, closing) without waiting.
+    void read_notices() {
+        std::array<std::byte, 64> in;
+        for (;;) {
+            ssize_t n =
+                retry_eintr([&] { return ::recv(fd.get(), in.data(), in.size(), MSG_DONTWAIT); });
+            if (n <= 0)
+                return;
+            auto notice = decode_notice(std::span(in.data(), std::size_t(n)));
+            if (!notice) {
+                log().warn("sender {}: ignoring a malformed notice: {}", where.to_string(),
+                           to_string(notice.error()));
+                continue;
+            }
+            if (notice->op == mailbox_control::hello) {
+                told = true;
+                adopt_limit(notice->first);
+            } else if (notice->op == mailbox_control::closing) {
+                int reason = int(notice->first);
+                cut_for = reason == EMSGSIZE ? std::make_error_code(std::errc::message_size)
+                                             : make_error_code(errc::bad_frame);
+                adopt_limit(notice->second);
+            }
+        }
+    }
+
+    void adopt_limit(std::uint64_t limit) {
+        std::size_t max = std::min<std::size_t>(limit, via->max_payload());
+        if (max == max_message_size)
+            return;
+        if (max > max_message_size)
+            buffer = aligned_buffer(frame_header::size + max);
+        max_message_size = max;
+    }
+
+    result<void> send(long type, std::span<const std::byte> payload, send_flags flags,
+                      timeout limit) {
+        if (type < 1)
+            return std::unexpected(make_error_code(errc::bad_type));
+        if (!told)
+            read_notices();
+        if (payload.size() > max_message_size)
+            return fail(std::errc::message_size);
+
+        encode(frame_header{frame_kind::data, std::uint32_t(payload.size()), sequence, type},
+               std::span(buffer.data(), frame_header::size).first<frame_header::size>());
+        if (!payload.empty())
+            std::memcpy(buffer.data() + frame_header::size, payload.data(), payload.size());
+        const std::size_t length = frame_header::size + payload.size();
+
+        const deadline until(limit);
+        for (;;) {
+            ssize_t n = retry_eintr([&] {
+                return ::send(fd.get(), buffer.data(), length, MSG_DONTWAIT | MSG_NOSIGNAL);
+            });
+            if (n >= 0) {
+                ++sequence;
+                return {};
+            }
+            auto err = last_error();
+            if (err == std::errc::resource_unavailable_try_again) {
+                if (flags & send_flags::nowait)
+                    return std::unexpected(err);
+                if (auto w = wait_fd(fd.get(), POLLOUT, until); !w)
+                    return std::unexpected(w.error());
+                continue;
+            }
+            if (err == std::errc::broken_pipe || err == std::errc::connection_reset ||
+                err == std::errc::not_connected) {
+                read_notices();
+                return std::unexpected(cut_for ? cut_for : make_error_code(errc::mailbox_closed));
+            }
+            return std::unexpected(err);
+        }
+    }
+};
+
+sender::sender(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+sender::sender(sender&&) noexcept = default;
+sender& sender::operator=(sender&&) noexcept = default;
+sender::~sender() = default;
+
+result<sender> sender::connect(const address& where_given, const sender_options& options) {
+    const address where = where_given.resolve();
+    auto via = transport_for(where);
+    if (!via)
+        return std::unexpected(via.error());
+    if (options.max_message_size == 0 || options.max_message_size > (*via)->max_payload())
+        return fail(std::errc::invalid_argument);
+
+    // Wait for the mailbox by retrying with growing pauses, up to 50 ms apart.
+    // (TIPC's topology service will replace this for tipc: addresses.)
+    const deadline until(options.wait_for_mailbox);
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        auto fd = (*via)->connect(where, until);
+        if (fd)
+            return sender(
+                std::make_unique<impl>(where, *via, std::move(*fd), options.max_message_size));
+        if (!options.wait_for_mailbox || !not_there_yet(fd.error()))
+            return std::unexpected(fd.error());
+        if (until.passed())
+            return fail(std::errc::timed_out);
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+}
+
+result<void> sender::send(long type, std::span<const std::byte> payload, send_flags flags,
+                          timeout limit) {
+    return impl_->send(type, payload, flags, limit);
+}
+
+std::size_t sender::max_message_size() const noexcept {
+    return impl_->max_message_size;
+}
+
+int sender::native_handle() const noexcept {
+    return impl_->fd.get();
+}
+
+} // namespace seqmq

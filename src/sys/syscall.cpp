@@ -1,0 +1,31 @@
+#include "sys/syscall.hpp"
+
+#include <climits>
+#include <poll.h>
+
+namespace seqmq::detail {
+
+int deadline::poll_ms() const noexcept {
+    if (forever_)
+        return -1;
+    auto left = at_ - std::chrono::steady_clock::now();
+    if (left <= left.zero())
+        return 0;
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+result<void> wait_fd(int fd, short events, const deadline& until) noexcept {
+    for (;;) {
+        pollfd p{fd, events, 0};
+        int n = ::poll(&p, 1, until.poll_ms());
+        if (n > 0)
+            return {};
+        if (n < 0)
+            return std::unexpected(last_error());
+        if (until.passed())
+            return std::unexpected(std::make_error_code(std::errc::timed_out));
+    }
+}
+
+} // namespace seqmq::detail

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <seqmq/error.hpp>
+#include <seqmq/message.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <system_error>
+
+namespace seqmq::detail {
+
+/// The current errno as a system_category error code.
+inline std::error_code last_error() noexcept {
+    return {errno, std::system_category()};
+}
+
+/// Runs a system call, retrying while it fails with EINTR — the one place that does so.
+/// Blocking waits (poll, epoll_wait) do not go through here: a signal while waiting is reported
+/// as `interrupted`, as msgrcv(2) does.
+template <class F>
+auto retry_eintr(F&& call) noexcept(noexcept(call())) {
+    for (;;) {
+        auto r = call();
+        if (!(r == -1 && errno == EINTR))
+            return r;
+    }
+}
+
+/// A point in time after which a blocking call gives up; none = for ever.
+class deadline {
+public:
+    explicit deadline(timeout limit) noexcept
+        : forever_(!limit), at_(std::chrono::steady_clock::now() + limit.value_or(limit_zero)) {}
+
+    /// Milliseconds left for poll/epoll_wait: -1 for ever, 0 if passed (rounded up, never busy).
+    int poll_ms() const noexcept;
+    bool passed() const noexcept { return !forever_ && std::chrono::steady_clock::now() >= at_; }
+
+private:
+    static constexpr std::chrono::milliseconds limit_zero{0};
+    bool forever_;
+    std::chrono::steady_clock::time_point at_;
+};
+
+/// Waits until `fd` has one of `events` (POLLIN/POLLOUT) or the deadline passes.
+/// Errors: timed_out, interrupted.
+result<void> wait_fd(int fd, short events, const deadline& until) noexcept;
+
+} // namespace seqmq::detail

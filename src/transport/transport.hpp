@@ -1,0 +1,65 @@
+#pragma once
+
+#include <seqmq/address.hpp>
+#include <seqmq/error.hpp>
+
+#include "sys/fd.hpp"
+#include "sys/syscall.hpp"
+
+#include <cstddef>
+#include <sys/types.h>
+
+namespace seqmq::detail {
+
+/// Who is at the other end of a connection, as far as the transport knows.
+struct peer_identity {
+    pid_t pid = 0; ///< 0 when unknown (TIPC)
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    bool has_credentials = false; ///< SO_PEERCRED was available (AF_UNIX)
+};
+
+/// The one interface between the queue core and a socket family. The core never names a family;
+/// each transport knows how to bind, connect and close its SOCK_SEQPACKET sockets. All sockets
+/// returned are non-blocking and close-on-exec.
+class transport {
+public:
+    virtual ~transport() = default;
+
+    /// "unix" or "tipc", for logs.
+    virtual const char* name() const noexcept = 0;
+
+    /// Largest payload (after the frame header) one record can carry on this transport.
+    virtual std::size_t max_payload() const noexcept = 0;
+
+    /// A listening socket bound to `where`.
+    /// Errors: address_in_use; the errno of socket/bind/listen.
+    virtual result<unique_fd> listen(const address& where, int backlog,
+                                     bool replace_stale) const = 0;
+
+    /// A connected socket to `where`. When nothing listens there: no_such_file_or_directory,
+    /// connection_refused or host_unreachable, depending on the family.
+    virtual result<unique_fd> connect(const address& where, const deadline& until) const = 0;
+
+    /// Credentials of the peer of a connected socket.
+    virtual peer_identity peer(int fd) const noexcept = 0;
+
+    /// Ends a connection so the peer sees end of stream rather than a reset.
+    virtual void close_connection(unique_fd fd) const noexcept { fd.reset(); }
+
+    /// Undoes what listen() left behind in the file system, if anything.
+    virtual void unbind(const address&) const noexcept {}
+};
+
+/// The transport of a resolved (not auto:) address.
+/// Errors: backend_unavailable for TIPC on a kernel without it.
+result<const transport*> transport_for(const address& where);
+
+/// Accepts one pending connection (non-blocking, close-on-exec).
+/// Errors: resource_unavailable_try_again when none is pending; the errno of accept4.
+result<unique_fd> accept_connection(int listener) noexcept;
+
+const transport& unix_transport() noexcept;
+const transport* tipc_transport() noexcept; ///< nullptr when the kernel has no TIPC
+
+} // namespace seqmq::detail

@@ -1,0 +1,117 @@
+#include "transport/transport.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <thread>
+
+namespace seqmq::detail {
+namespace {
+
+socklen_t fill(const address& a, sockaddr_un& sun) noexcept {
+    std::memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    const std::string& n = a.name();
+    if (a.family() == address_family::unix_abstract) {
+        // Leading NUL, and the length covers exactly the name: no trailing NULs in the key.
+        std::memcpy(sun.sun_path + 1, n.data(), n.size());
+        return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n.size());
+    }
+    std::memcpy(sun.sun_path, n.data(), n.size());
+    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n.size() + 1);
+}
+
+result<unique_fd> new_socket() noexcept {
+    unique_fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd)
+        return std::unexpected(last_error());
+    return fd;
+}
+
+class unix_transport_impl final : public transport {
+public:
+    const char* name() const noexcept override { return "unix"; }
+
+    // A record must fit the sender's socket buffer (sk_sndbuf - 32). connect() raises SO_SNDBUF
+    // to the unprivileged maximum; this limit stays below the default wmem_max of 212992.
+    std::size_t max_payload() const noexcept override { return 212992 - 32 - 24; }
+
+    result<unique_fd> listen(const address& where, int backlog, bool replace_stale) const override {
+        auto fd = new_socket();
+        if (!fd)
+            return fd;
+        sockaddr_un sun;
+        socklen_t len = fill(where, sun);
+        if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&sun), len) < 0) {
+            auto err = last_error();
+            if (err != std::errc::address_in_use || where.family() != address_family::unix_path ||
+                !replace_stale || !is_stale(where))
+                return std::unexpected(err);
+            // The file is left by a mailbox that died: nothing accepts on it any more.
+            ::unlink(where.name().c_str());
+            if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&sun), len) < 0)
+                return std::unexpected(last_error());
+        }
+        if (::listen(fd->get(), backlog) < 0)
+            return std::unexpected(last_error());
+        return fd;
+    }
+
+    result<unique_fd> connect(const address& where, const deadline& until) const override {
+        auto fd = new_socket();
+        if (!fd)
+            return fd;
+        sockaddr_un sun;
+        socklen_t len = fill(where, sun);
+        // A non-blocking AF_UNIX connect fails with EAGAIN while the listener's backlog is
+        // full and does not complete later: try again until the deadline.
+        auto pause = std::chrono::microseconds(100);
+        for (;;) {
+            int rc = retry_eintr(
+                [&] { return ::connect(fd->get(), reinterpret_cast<sockaddr*>(&sun), len); });
+            if (rc == 0)
+                break;
+            if (errno != EAGAIN || until.passed())
+                return std::unexpected(last_error());
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, std::chrono::microseconds(20000));
+        }
+        int buf = 212992; // the kernel doubles it; lets records up to max_payload() through
+        ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+        return fd;
+    }
+
+    peer_identity peer(int fd) const noexcept override {
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+            return {};
+        return {cred.pid, cred.uid, cred.gid, true};
+    }
+
+    void unbind(const address& where) const noexcept override {
+        if (where.family() == address_family::unix_path)
+            ::unlink(where.name().c_str());
+    }
+
+private:
+    static bool is_stale(const address& where) noexcept {
+        auto probe = new_socket();
+        if (!probe)
+            return false;
+        sockaddr_un sun;
+        socklen_t len = fill(where, sun);
+        int rc = ::connect(probe->get(), reinterpret_cast<sockaddr*>(&sun), len);
+        return rc < 0 && errno == ECONNREFUSED;
+    }
+};
+
+} // namespace
+
+const transport& unix_transport() noexcept {
+    static const unix_transport_impl instance;
+    return instance;
+}
+
+} // namespace seqmq::detail

@@ -1,0 +1,524 @@
+#define BOOST_TEST_MODULE mailbox over AF_UNIX
+#include <boost/test/unit_test.hpp>
+
+#include <seqmq/mailbox.hpp>
+#include <seqmq/sender.hpp>
+
+#include "wire/frame.hpp"
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <poll.h>
+#include <string>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using namespace std::chrono_literals;
+using seqmq::address;
+using seqmq::mailbox;
+using seqmq::receive_flags;
+using seqmq::selector;
+using seqmq::sender;
+
+namespace {
+
+address unique_address(const char* what) {
+    static int n = 0;
+    return *address::parse("unix:@seqmq-test-" + std::to_string(::getpid()) + "-" + what + "-" +
+                           std::to_string(n++));
+}
+
+std::span<const std::byte> bytes(std::string_view s) {
+    return std::as_bytes(std::span(s));
+}
+
+std::string text(std::span<const std::byte> b) {
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// The error of a result, as text, or "ok" (Boost.Test evaluates messages even on success).
+template <class R>
+std::string why(const R& r) {
+    return r ? std::string("ok") : r.error().message();
+}
+
+mailbox open_mailbox(const address& a, seqmq::mailbox_options o = {}) {
+    auto m = mailbox::open(a, o);
+    BOOST_TEST_REQUIRE(m.has_value(), "open " << a.to_string() << ": " << why(m));
+    return std::move(*m);
+}
+
+sender connect_to(const address& a) {
+    auto s = sender::connect(a);
+    BOOST_TEST_REQUIRE(s.has_value(), "connect: " << why(s));
+    return std::move(*s);
+}
+
+void send_ok(sender& s, long type, std::string_view payload) {
+    auto r = s.send(type, bytes(payload));
+    BOOST_TEST_REQUIRE(r.has_value(), "send: " << why(r));
+}
+
+// A real sender process: fork + exec of seqmq_test_peer, its stdout captured.
+struct peer_process {
+    pid_t pid = -1;
+    int out = -1;
+
+    peer_process(const address& a, int id, int count, int size, std::string types,
+                 bool nowait = false) {
+        int p[2];
+        BOOST_TEST_REQUIRE(::pipe(p) == 0);
+        pid = ::fork();
+        BOOST_TEST_REQUIRE(pid >= 0);
+        if (pid == 0) {
+            ::dup2(p[1], 1);
+            ::close(p[0]);
+            ::close(p[1]);
+            std::string addr = a.to_string(), sid = std::to_string(id),
+                        scount = std::to_string(count), ssize = std::to_string(size);
+            const char* argv[] = {SEQMQ_TEST_PEER,
+                                  addr.c_str(),
+                                  sid.c_str(),
+                                  scount.c_str(),
+                                  ssize.c_str(),
+                                  types.c_str(),
+                                  nowait ? "nowait" : nullptr,
+                                  nullptr};
+            ::execv(SEQMQ_TEST_PEER, const_cast<char**>(argv));
+            ::_exit(127);
+        }
+        ::close(p[1]);
+        out = p[0];
+    }
+
+    // Exit status, or -1 if it had to be killed after `limit`.
+    int wait(std::chrono::milliseconds limit = 20s) {
+        auto until = std::chrono::steady_clock::now() + limit;
+        int status = 0;
+        while (::waitpid(pid, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > until) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, &status, 0);
+                return -1;
+            }
+            std::this_thread::sleep_for(2ms);
+        }
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+    std::string output() {
+        std::string all;
+        char buf[256];
+        for (ssize_t n; (n = ::read(out, buf, sizeof buf)) > 0;)
+            all.append(buf, std::size_t(n));
+        return all;
+    }
+
+    ~peer_process() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+        ::close(out);
+    }
+};
+
+// "ID:SEQ" at the start of a peer's payload.
+std::pair<int, int> origin(std::span<const std::byte> payload) {
+    int id = -1, seq = -1;
+    std::sscanf(reinterpret_cast<const char*>(payload.data()), "%d:%d", &id, &seq);
+    return {id, seq};
+}
+
+// A raw AF_UNIX SEQPACKET connection to an abstract address, to play a misbehaving peer.
+int raw_connect(const address& a) {
+    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path + 1, a.name().data(), a.name().size());
+    auto len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + a.name().size());
+    BOOST_TEST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sun), len) == 0);
+    return fd;
+}
+
+std::vector<std::byte> frame(long type, std::uint64_t seq, std::string_view payload) {
+    using namespace seqmq::detail;
+    std::vector<std::byte> r(frame_header::size + payload.size());
+    encode({frame_kind::data, std::uint32_t(payload.size()), seq, type},
+           std::span(r.data(), frame_header::size).first<frame_header::size>());
+    std::memcpy(r.data() + frame_header::size, payload.data(), payload.size());
+    return r;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(selective_receive_follows_msgrcv) {
+    auto a = unique_address("sel");
+    auto m = open_mailbox(a);
+    auto s = connect_to(a);
+    for (auto [t, p] : std::initializer_list<std::pair<long, const char*>>{
+             {3, "three"}, {1, "one-a"}, {2, "two"}, {1, "one-b"}, {5, "five"}})
+        send_ok(s, t, p);
+
+    auto take = [&](selector w) {
+        auto r = m.receive(w, receive_flags::nowait);
+        BOOST_TEST_REQUIRE(r.has_value(), "selector " << w.type << ": " << why(r));
+        return std::to_string(r->type) + ":" + text(r->data);
+    };
+    BOOST_TEST(take(selector::of_type(1)) == "1:one-a");
+    BOOST_TEST(take(selector::except_type(3)) == "2:two");
+    BOOST_TEST(take(selector::lowest_up_to(5)) == "1:one-b");
+    BOOST_TEST(take(selector::any()) == "3:three");
+    auto none = m.receive(selector::of_type(4), receive_flags::nowait);
+    BOOST_TEST((none.error() == std::errc::no_message));
+    BOOST_TEST(take(selector::any()) == "5:five");
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::nowait).error() == std::errc::no_message));
+}
+
+BOOST_AUTO_TEST_CASE(peek_and_list_take_nothing) {
+    auto a = unique_address("peek");
+    auto m = open_mailbox(a);
+    auto s = connect_to(a);
+    send_ok(s, 7, "seven");
+    send_ok(s, 2, "two");
+    send_ok(s, 7, "seven again");
+
+    auto all = m.list();
+    BOOST_TEST_REQUIRE(all.has_value());
+    BOOST_TEST_REQUIRE(all->size() == 3u);
+    BOOST_TEST((*all)[0].type == 7);
+    BOOST_TEST((*all)[1].type == 2);
+    BOOST_TEST((*all)[2].size == 11u);
+    BOOST_TEST((*all)[0].sender_pid == ::getpid());
+    BOOST_TEST((*all)[0].arrival < (*all)[1].arrival);
+
+    BOOST_TEST(text(m.peek(selector::of_type(2))->data) == "two");
+    BOOST_TEST(text(m.peek_at(2)->data) == "seven again");
+    BOOST_TEST((m.peek_at(3).error() == std::errc::no_message));
+    BOOST_TEST((m.peek(selector::of_type(9)).error() == std::errc::no_message));
+    BOOST_TEST(m.list()->size() == 3u); // still all there
+
+    auto st = m.stat();
+    BOOST_TEST(st->count == 3u);
+    BOOST_TEST(st->bytes == 5u + 3u + 11u);
+    BOOST_TEST(st->last_send_pid == ::getpid());
+    BOOST_TEST(st->connections == 1u);
+    BOOST_TEST(text(m.receive()->data) == "seven");
+    BOOST_TEST(m.stat()->last_receive_pid == ::getpid());
+}
+
+BOOST_AUTO_TEST_CASE(small_buffer_e2big_keeps_message_noerror_truncates) {
+    auto a = unique_address("e2big");
+    auto m = open_mailbox(a);
+    auto s = connect_to(a);
+    send_ok(s, 1, "0123456789");
+    std::array<std::byte, 4> small;
+    // Straight from the socket, and again from the stash: E2BIG both times, message kept.
+    for (int i = 0; i < 2; ++i) {
+        auto r = m.receive(small, selector::any(), receive_flags::nowait);
+        BOOST_TEST((r.error() == std::errc::argument_list_too_long));
+    }
+    BOOST_TEST(m.stat()->count == 1u);
+    auto r = m.receive(small, selector::any(), receive_flags::nowait | receive_flags::noerror);
+    BOOST_TEST_REQUIRE(r.has_value());
+    BOOST_TEST(r->size == 4u);
+    BOOST_TEST(r->untruncated_size == 10u);
+    BOOST_TEST(r->truncated());
+    BOOST_TEST(text(std::span(small).first(4)) == "0123");
+    BOOST_TEST(m.stat()->count == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(timeouts_and_empty_messages) {
+    auto a = unique_address("timeout");
+    auto m = open_mailbox(a);
+    auto s = connect_to(a);
+    auto t0 = std::chrono::steady_clock::now();
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::none, 50ms).error() == std::errc::timed_out));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 50ms));
+    BOOST_TEST((m.receive(selector::lowest_up_to(3), receive_flags::none, 20ms).error() ==
+                std::errc::timed_out));
+    send_ok(s, 4, ""); // an empty payload is still a whole record
+    auto r = m.receive(selector::any(), receive_flags::none, 1s);
+    BOOST_TEST_REQUIRE(r.has_value());
+    BOOST_TEST(r->type == 4);
+    BOOST_TEST(r->data.empty());
+}
+
+BOOST_AUTO_TEST_CASE(send_errors) {
+    auto a = unique_address("senderr");
+    seqmq::mailbox_options o;
+    o.max_message_size = 100;
+    o.capacity = 1000;
+    auto m = open_mailbox(a, o);
+    auto s = connect_to(a);
+    std::string big(101, 'x');
+    BOOST_TEST((s.send(0, bytes("x")).error() == seqmq::errc::bad_type));
+    BOOST_TEST((s.send(-3, bytes("x")).error() == std::errc::invalid_argument));
+    // Until the mailbox has accepted the connection the sender assumes the default limit.
+    BOOST_TEST(m.stat().has_value()); // the mailbox accepts and says hello
+    BOOST_TEST((s.send(1, bytes(big)).error() == std::errc::message_size));
+    BOOST_TEST(s.max_message_size() == 100u);
+    send_ok(s, 1, std::string(100, 'y'));
+    BOOST_TEST(m.receive()->data.size() == 100u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_and_address_in_use) {
+    auto a = unique_address("opts");
+    seqmq::mailbox_options o;
+    o.capacity = 10;
+    BOOST_TEST((mailbox::open(a, o).error() == std::errc::invalid_argument));
+    o = {};
+    o.max_message_size = 0;
+    BOOST_TEST((mailbox::open(a, o).error() == std::errc::invalid_argument));
+    auto m = open_mailbox(a);
+    BOOST_TEST((mailbox::open(a).error() == std::errc::address_in_use));
+    BOOST_TEST(
+        (sender::connect(unique_address("nobody")).error() == std::errc::connection_refused));
+}
+
+BOOST_AUTO_TEST_CASE(path_addresses_replace_stale_sockets) {
+    std::string path = "/tmp/seqmq-test-" + std::to_string(::getpid()) + ".sock";
+    auto a = *address::parse("unix:" + path);
+    {
+        auto m = open_mailbox(a);
+        struct stat st;
+        BOOST_TEST(::stat(path.c_str(), &st) == 0);
+        BOOST_TEST((mailbox::open(a).error() == std::errc::address_in_use));
+    }
+    struct stat st;
+    BOOST_TEST(::stat(path.c_str(), &st) == -1); // removed on close
+    // A socket file left behind by a process that died is replaced.
+    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::strcpy(sun.sun_path, path.c_str());
+    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    ::close(fd);
+    auto m = open_mailbox(a);
+    auto s = connect_to(a);
+    send_ok(s, 1, "after stale");
+    BOOST_TEST(text(m.receive()->data) == "after stale");
+}
+
+BOOST_AUTO_TEST_CASE(sender_waits_for_mailbox_to_appear) {
+    auto a = unique_address("late");
+    std::optional<mailbox> m;
+    std::thread opener([&] {
+        std::this_thread::sleep_for(100ms);
+        m.emplace(open_mailbox(a));
+    });
+    seqmq::sender_options so;
+    so.wait_for_mailbox = 5s;
+    auto s = sender::connect(a, so);
+    opener.join();
+    BOOST_TEST_REQUIRE(s.has_value());
+    send_ok(*s, 1, "late");
+    BOOST_TEST(text(m->receive()->data) == "late");
+    so.wait_for_mailbox = 30ms;
+    BOOST_TEST((sender::connect(unique_address("never"), so).error() == std::errc::timed_out));
+}
+
+BOOST_AUTO_TEST_CASE(native_handle_is_readable_when_receive_can_progress) {
+    auto a = unique_address("fd");
+    auto m = open_mailbox(a);
+    int fd = m.native_handle();
+    BOOST_TEST_REQUIRE(fd >= 0);
+    auto readable = [&] {
+        pollfd p{fd, POLLIN, 0};
+        return ::poll(&p, 1, 200) == 1;
+    };
+    BOOST_TEST(!readable());
+    auto s = connect_to(a);
+    send_ok(s, 2, "x");
+    BOOST_TEST(readable());
+    BOOST_TEST(m.list()->size() == 1u); // moved into the stash: still readable
+    BOOST_TEST(readable());
+    BOOST_TEST(m.receive().has_value());
+    BOOST_TEST(!readable());
+}
+
+BOOST_AUTO_TEST_CASE(several_sender_processes_keep_per_sender_order) {
+    auto a = unique_address("multi");
+    seqmq::mailbox_options o;
+    o.capacity = 1 << 20;
+    auto m = open_mailbox(a, o);
+    constexpr int senders = 4, each = 500;
+    std::vector<std::unique_ptr<peer_process>> peers;
+    for (int id = 0; id < senders; ++id)
+        peers.push_back(std::make_unique<peer_process>(a, id, each, 32, "1,2,3"));
+    std::map<int, int> next;
+    std::map<long, int> per_type;
+    for (int i = 0; i < senders * each; ++i) {
+        auto r = m.receive(selector::any(), receive_flags::none, 10s);
+        BOOST_TEST_REQUIRE(r.has_value(), "receive " << i << ": " << why(r));
+        auto [id, seq] = origin(r->data);
+        BOOST_TEST_REQUIRE(seq == next[id], "sender " << id << " out of order");
+        ++next[id];
+        ++per_type[r->type];
+    }
+    for (auto& p : peers)
+        BOOST_TEST(p->wait() == 0);
+    BOOST_TEST(per_type[1] == 4 * 167);
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::nowait).error() == std::errc::no_message));
+}
+
+BOOST_AUTO_TEST_CASE(back_pressure_loses_nothing) {
+    auto a = unique_address("pressure");
+    seqmq::mailbox_options o;
+    o.capacity = 16384;
+    o.max_message_size = 1024;
+    auto m = open_mailbox(a, o);
+    // 2 x 2000 x 512 B = 2 MB: 125 times the capacity, far past the socket buffers too.
+    constexpr int senders = 2, each = 2000;
+    std::vector<std::unique_ptr<peer_process>> peers;
+    for (int id = 0; id < senders; ++id)
+        peers.push_back(std::make_unique<peer_process>(a, id, each, 512, "1,2", true));
+    std::map<int, int> next;
+    std::size_t most_bytes = 0;
+    for (int i = 0; i < senders * each; ++i) {
+        if (i % 200 == 0) { // a slow receiver: let the senders run into the limit
+            std::this_thread::sleep_for(20ms);
+            auto st = m.stat();
+            most_bytes = std::max(most_bytes, st->bytes);
+            BOOST_TEST_REQUIRE(st->bytes <= o.capacity);
+        }
+        // Alternate selective and plain receives so the stash is exercised under pressure.
+        auto r =
+            m.receive(i % 3 ? selector::any() : selector::of_type(2), receive_flags::none, 10s);
+        BOOST_TEST_REQUIRE(r.has_value(), "receive " << i << ": " << why(r));
+        auto [id, seq] = origin(r->data);
+        if (r->type == 1 || i % 3) // type-2 picks may overtake type 1 of the same sender
+            (void)0;
+        BOOST_TEST_REQUIRE((id >= 0 && id < senders));
+        ++next[id];
+        (void)seq;
+    }
+    for (auto& p : peers) {
+        BOOST_TEST(p->wait() == 0);
+        long blocked = -1;
+        std::sscanf(p->output().c_str(), "blocked %ld", &blocked);
+        BOOST_TEST(blocked > 0, "the sender never felt back-pressure");
+    }
+    BOOST_TEST(next[0] == each);
+    BOOST_TEST(next[1] == each);
+    BOOST_TEST(most_bytes > 0u);
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::nowait).error() == std::errc::no_message));
+}
+
+BOOST_AUTO_TEST_CASE(mailbox_closing_wakes_blocked_senders) {
+    auto a = unique_address("closing");
+    seqmq::mailbox_options o;
+    o.capacity = 8192;
+    auto m = std::make_optional(open_mailbox(a, o));
+    // Far more than the socket buffer holds: the sender blocks in send.
+    peer_process p(a, 0, 1000000, 4096, "1");
+    for (int i = 0; i < 200 && m->stat()->bytes < 4096; ++i)
+        std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(200ms);
+    m.reset();
+    BOOST_TEST(p.wait(10s) == 3); // identifier_removed
+}
+
+BOOST_AUTO_TEST_CASE(rogue_peers_are_cut_off_and_good_senders_go_on) {
+    auto a = unique_address("rogue");
+    auto m = open_mailbox(a);
+    auto good = connect_to(a);
+    send_ok(good, 1, "before");
+
+    std::vector<std::vector<std::byte>> garbage = {
+        {std::byte{'G'}, std::byte{'E'}, std::byte{'T'}}, // short
+        frame(1, 1, "x"),                                 // then see below: bad sequence
+        frame(0, 1, "type zero"),
+        frame(1, 1, std::string(9000, 'b')), // over max_message_size
+    };
+    garbage[1][0] = std::byte{0}; // bad magic
+    for (const auto& g : garbage) {
+        int fd = raw_connect(a);
+        BOOST_TEST(::send(fd, g.data(), g.size(), 0) == ssize_t(g.size()));
+        send_ok(good, 2, "during");
+        BOOST_TEST(m.stat().has_value()); // reads every connection: the rogue is cut here
+        auto r = m.receive(selector::any(), receive_flags::none, 2s);
+        BOOST_TEST_REQUIRE(r.has_value());
+        // The rogue gets the hello, a closing notice, then end of stream.
+        std::array<std::byte, 64> in;
+        std::vector<ssize_t> got;
+        for (int i = 0; i < 3; ++i)
+            got.push_back(::recv(fd, in.data(), in.size(), 0));
+        BOOST_TEST(got[2] == 0);
+        ::close(fd);
+    }
+    // A rogue that skips a sequence number.
+    int fd = raw_connect(a);
+    auto f1 = frame(1, 1, "one"), f3 = frame(1, 3, "three");
+    ::send(fd, f1.data(), f1.size(), 0);
+    ::send(fd, f3.data(), f3.size(), 0);
+    send_ok(good, 3, "after");
+    BOOST_TEST(m.stat().has_value());
+    std::vector<std::string> rest;
+    for (int i = 0; i < 3; ++i) {
+        auto r = m.receive(selector::any(), receive_flags::none, 2s);
+        BOOST_TEST_REQUIRE(r.has_value());
+        rest.push_back(text(r->data));
+    }
+    BOOST_TEST((std::find(rest.begin(), rest.end(), "one") != rest.end()));
+    BOOST_TEST((std::find(rest.begin(), rest.end(), "after") != rest.end()));
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::nowait).error() == std::errc::no_message));
+    ::close(fd);
+    BOOST_TEST(m.stat()->protocol_errors == 5u);
+    BOOST_TEST(m.stat()->connections == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(oversize_sender_learns_why_it_was_cut) {
+    auto a = unique_address("oversize");
+    seqmq::mailbox_options o;
+    o.max_message_size = 64;
+    o.capacity = 640;
+    auto m = open_mailbox(a, o);
+    seqmq::sender_options so;
+    so.max_message_size = 1000; // believes the mailbox takes more than it does
+    auto s = sender::connect(a, so);
+    BOOST_TEST_REQUIRE(s.has_value());
+    // Sent before the mailbox accepted: the mailbox refuses the record and cuts the connection.
+    send_ok(*s, 1, std::string(200, 'z'));
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::nowait).error() == std::errc::no_message));
+    std::error_code last;
+    for (int i = 0; i < 100 && !last; ++i) {
+        auto r = s->send(1, bytes("small"));
+        if (!r)
+            last = r.error();
+        else
+            std::this_thread::sleep_for(5ms);
+    }
+    BOOST_TEST((last == std::errc::message_size), last.message());
+    BOOST_TEST(s->max_message_size() == 64u);
+}
+
+BOOST_AUTO_TEST_CASE(messages_sent_by_a_process_that_exited_are_not_lost) {
+    auto a = unique_address("exited");
+    auto m = open_mailbox(a);
+    {
+        peer_process p(a, 9, 20, 16, "4");
+        BOOST_TEST(p.wait() == 0);
+    }
+    BOOST_TEST(m.list()->size() == 20u);
+    for (int i = 0; i < 20; ++i) {
+        auto r = m.receive(selector::any(), receive_flags::nowait);
+        BOOST_TEST_REQUIRE(r.has_value());
+        BOOST_TEST(origin(r->data).second == i);
+    }
+}
