@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages seqmq builds and tests with, only those missing.
+# Usage: tests/install-deps.sh   (as root, or with sudo available)
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libboost-test-dev
+  busybox-static xz-utils iproute2 # the TIPC guest: insmod, module unpacking, namespaces
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=()
+if ((EUID != 0)); then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) for apt-get" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
