@@ -176,7 +176,8 @@ ssize_t seqmq_msgrcv(seqmq_t* q, void* msgp, size_t msgsz, long msgtyp, int msgf
             return -1;
         }
         put_type(c->type);
-        std::memcpy(text, c->data.data(), c->data.size());
+        if (!c->data.empty()) // data() of an empty vector may be null: memcpy must not see it
+            std::memcpy(text, c->data.data(), c->data.size());
         return static_cast<ssize_t>(c->data.size());
     }
 

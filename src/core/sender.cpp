@@ -36,9 +36,10 @@ struct sender::impl {
     unique_fd fd;
     std::uint64_t sequence = 1;
     std::size_t max_message_size;
-    bool told = false;       // the mailbox's hello has been read
-    std::error_code cut_for; // why the mailbox cut us, once it said so
-    aligned_buffer buffer;   // header + payload, one record
+    bool told = false;        // the mailbox's hello has been read
+    bool established = false; // a send has gone through: ENOTCONN now means gone
+    std::error_code cut_for;  // why the mailbox cut us, once it said so
+    aligned_buffer buffer;    // header + payload, one record
 
     impl(const address& a, const transport* t, unique_fd f, std::size_t max)
         : where(a), via(t), fd(std::move(f)), max_message_size(max),
@@ -106,12 +107,17 @@ struct sender::impl {
             });
             if (n >= 0) {
                 ++sequence;
+                established = true;
                 return {};
             }
             auto err = last_error();
-            if (err == std::errc::resource_unavailable_try_again) {
+            // EAGAIN: no room. ENOTCONN before any send went through: a TIPC connection the
+            // mailbox has not accepted yet; it turns writable (or hangs up) when it does.
+            if (err == std::errc::resource_unavailable_try_again ||
+                (err == std::errc::not_connected && !established)) {
                 if (flags & send_flags::nowait)
-                    return std::unexpected(err);
+                    return std::unexpected(
+                        std::make_error_code(std::errc::resource_unavailable_try_again));
                 if (auto w = wait_fd(fd.get(), POLLOUT, until); !w)
                     return std::unexpected(w.error());
                 continue;

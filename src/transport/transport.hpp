@@ -37,8 +37,10 @@ public:
     virtual result<unique_fd> listen(const address& where, int backlog,
                                      bool replace_stale) const = 0;
 
-    /// A connected socket to `where`. When nothing listens there: no_such_file_or_directory,
-    /// connection_refused or host_unreachable, depending on the family.
+    /// A socket connected, or (TIPC) connecting, to `where`: on TIPC the connection is
+    /// established when the mailbox accepts it, and the socket turns writable then. When nothing
+    /// listens there: no_such_file_or_directory, connection_refused or host_unreachable,
+    /// depending on the family.
     virtual result<unique_fd> connect(const address& where, const deadline& until) const = 0;
 
     /// Credentials of the peer of a connected socket.
