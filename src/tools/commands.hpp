@@ -1,0 +1,15 @@
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace seqmq::tool {
+
+/// A subcommand of `seqmq`: gets the words after its name; returns the exit status
+/// (0 ok, 1 the operation failed, 2 usage error).
+using command_fn = int (*)(std::span<const std::string_view> args);
+
+/// `seqmq tipc …`: TIPC node identity, bearers, links and the name table over generic netlink.
+int tipc_command(std::span<const std::string_view> args);
+
+} // namespace seqmq::tool
