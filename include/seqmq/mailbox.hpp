@@ -27,6 +27,9 @@ struct mailbox_options {
     int backlog = 128;
     /// unix:/path only: replace a stale socket file left by a process that died.
     bool replace_stale = true;
+    /// Opt-in: before a receive goes to sleep, poll for this long without sleeping. Trades CPU
+    /// (one core busy while spinning) for the wake-up latency of a sleeping receiver.
+    std::chrono::microseconds spin{0};
 };
 
 /// What IPC_STAT reports about a mailbox, plus seqmq's own counters.

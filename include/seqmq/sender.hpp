@@ -19,6 +19,12 @@ struct sender_options {
     std::size_t max_message_size = 8192;
 };
 
+/// One message of a send_many() call.
+struct outgoing_message {
+    long type;
+    std::span<const std::byte> payload;
+};
+
 /// A connection to one mailbox. Move-only; not thread-safe.
 class sender {
 public:
@@ -39,6 +45,16 @@ public:
     /// mailbox has gone away; bad_frame if the mailbox cut this connection for a malformed record.
     result<void> send(long type, std::span<const std::byte> payload,
                       send_flags flags = send_flags::none, timeout limit = {});
+
+    /// Sends `messages` in order, packing consecutive ones into batch records of at most the
+    /// mailbox's maximum message size, so a burst costs one system call per batch instead of one
+    /// per message. The mailbox splits them again: each is received on its own, with its type,
+    /// boundaries and place in arrival order.
+    /// Returns how many were sent: all, or fewer when nowait, the timeout or an error stopped it
+    /// after some had gone (the error then shows again on the next call).
+    /// Errors (nothing sent): as send(); every message is checked (type, size) before any goes.
+    result<std::size_t> send_many(std::span<const outgoing_message> messages,
+                                  send_flags flags = send_flags::none, timeout limit = {});
 
     /// The largest payload the mailbox accepts, as far as this sender knows.
     std::size_t max_message_size() const noexcept;

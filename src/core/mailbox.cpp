@@ -71,7 +71,9 @@ struct mailbox::impl {
     bool wake_set = false;
 
     message_store stash;
-    aligned_buffer buffer; // one record, page-aligned: header + max payload + 1
+    aligned_buffer buffer;            // one record, page-aligned: header + max payload + 1
+    std::vector<record> incoming;     // the messages of the record just read
+    std::vector<batch_entry> entries; // scratch for splitting a batch
     std::vector<std::unique_ptr<connection>> connections;
     std::vector<connection*> ready;
     std::vector<connection*> parked;
@@ -83,7 +85,12 @@ struct mailbox::impl {
 
     impl(const address& a, const transport* t, const mailbox_options& o)
         : where(a), via(t), options(o), stash(o.max_message_size),
-          buffer(frame_header::size + o.max_message_size + 1) {}
+          buffer(frame_header::size + o.max_message_size + 1) {
+        // A batch holds at most one entry per entry header's worth of bytes.
+        const std::size_t most = o.max_message_size / batch_entry::header_size + 1;
+        incoming.reserve(most);
+        entries.reserve(most);
+    }
 
     ~impl() {
         for (auto& c : connections)
@@ -204,8 +211,9 @@ struct mailbox::impl {
 
     enum class outcome { got, empty, gone, parked };
 
-    // Reads c's next record into `buffer` if the stash could hold it, or `want` takes it.
-    outcome read_one(connection& c, const taker* want, record& out) {
+    // Reads c's next record into `buffer` if the stash could hold it, or `want` takes it, and
+    // lists its messages (one, or a batch's) in `incoming`, in order.
+    outcome read_one(connection& c, const taker* want) {
         const std::size_t room = options.capacity - stash.bytes();
         if (room < options.max_message_size) {
             // Peek before taking: the record must stay in the socket if nowhere can hold it.
@@ -215,8 +223,10 @@ struct mailbox::impl {
             });
             if (n > 0 && std::size_t(n) >= frame_header::size &&
                 std::size_t(n) - frame_header::size > room) {
+                // Only a single message can be handed over without a place in the stash.
                 auto h = decode_prefix(std::span(buffer.data(), frame_header::size));
-                if (h && !(want && want->takes(h->type, std::size_t(n) - frame_header::size))) {
+                if (h && !(h->kind == frame_kind::data && want &&
+                           want->takes(h->type, std::size_t(n) - frame_header::size))) {
                     park(c);
                     return outcome::parked;
                 }
@@ -249,20 +259,46 @@ struct mailbox::impl {
             std::size_t(n) > buffer.size()
                 ? std::expected<frame_header, frame_fault>(std::unexpected(frame_fault::too_long))
                 : decode(std::span(buffer.data(), std::size_t(n)), options.max_message_size);
-        if (h && h->kind != frame_kind::data)
-            h = std::unexpected(frame_fault::unexpected_kind);
-        else if (h && h->sequence != c.next_sequence)
-            h = std::unexpected(frame_fault::bad_sequence);
-        if (!h) {
-            drop(c, h.error());
+        std::optional<frame_fault> fault;
+        if (!h)
+            fault = h.error();
+        else if (h->kind != frame_kind::data && h->kind != frame_kind::data_batch)
+            fault = frame_fault::unexpected_kind;
+        else if (h->sequence != c.next_sequence)
+            fault = frame_fault::bad_sequence;
+        const auto payload =
+            std::span<const std::byte>(buffer.data() + frame_header::size, h ? h->length : 0);
+        incoming.clear();
+        if (!fault && h->kind == frame_kind::data_batch) {
+            if (auto split =
+                    split_batch(payload, std::uint64_t(h->type), options.max_message_size, entries);
+                !split)
+                fault = split.error();
+            for (const batch_entry& e : entries)
+                incoming.push_back({e.type, e.payload, c.peer.pid});
+        } else if (!fault) {
+            incoming.push_back({static_cast<long>(h->type), payload, c.peer.pid});
+        }
+        if (fault) {
+            drop(c, fault);
             return outcome::gone;
         }
-        ++c.next_sequence;
+        c.next_sequence += incoming.size();
         counters.last_send_pid = c.peer.pid;
         counters.last_send_time = std::chrono::system_clock::now();
-        out = {static_cast<long>(h->type), std::span(buffer.data() + frame_header::size, h->length),
-               c.peer.pid};
         return outcome::got;
+    }
+
+    // The opt-in spin before sleeping: polls epoll without blocking for up to options.spin.
+    // Returns true when something became ready.
+    bool spin_for_events() {
+        const auto stop = std::chrono::steady_clock::now() + options.spin;
+        do {
+            auto n = poll_events(0);
+            if (!n || *n > 0)
+                return n.has_value();
+        } while (std::chrono::steady_clock::now() < stop);
+        return false;
     }
 
     void stash_record(const record& r) { stash.push(r.type, r.payload, r.sender, next_arrival++); }
@@ -278,13 +314,33 @@ struct mailbox::impl {
                 accept_all();
             while (!ready.empty()) {
                 connection& c = *ready[next_ready++ % ready.size()];
-                record r;
-                if (read_one(c, want, r) != outcome::got)
+                if (read_one(c, want) != outcome::got)
                     continue;
-                if (want && want->wants(r.type))
-                    return std::optional(r);
-                stash_record(r);
+                // In arrival order: the first message `want` wants is its answer, the others
+                // are stashed. A wanted one too long for the buffer is stashed in its place too.
+                const record* hit = nullptr;
+                bool too_long = false;
+                for (const record& r : incoming) {
+                    if (!hit && !too_long && want && want->wants(r.type)) {
+                        if (r.payload.size() <= want->buffer || want->noerror) {
+                            hit = &r;
+                            continue;
+                        }
+                        too_long = true;
+                    }
+                    stash_record(r);
+                }
+                if (too_long)
+                    return fail(std::errc::argument_list_too_long);
+                if (hit) {
+                    // Whether c has more is unknown: ask epoll next time rather than probe with
+                    // a recv that, in a request-reply exchange, would only say EAGAIN.
+                    unready(c);
+                    return std::optional(*hit);
+                }
             }
+            if (until && options.spin.count() > 0 && spin_for_events())
+                continue;
             auto n = poll_events(until ? until->poll_ms() : 0);
             if (!n)
                 return std::unexpected(n.error());
@@ -361,11 +417,6 @@ struct mailbox::impl {
             return std::unexpected(r.error());
         if (!*r)
             return fail(std::errc::no_message);
-        if ((*r)->payload.size() > out.size() && !noerror) {
-            // E2BIG, and the message stays queued: it is the oldest that matches now.
-            stash_record(**r);
-            return fail(std::errc::argument_list_too_long);
-        }
         return take_direct(**r, out);
     }
 

@@ -85,28 +85,35 @@ struct sender::impl {
         max_message_size = max;
     }
 
-    result<void> send(long type, std::span<const std::byte> payload, send_flags flags,
-                      timeout limit) {
+    // Checks what a send must refuse before anything goes out.
+    result<void> check(long type, std::size_t size) {
         if (type < 1)
             return std::unexpected(make_error_code(errc::bad_type));
         if (!told)
             read_notices();
-        if (payload.size() > max_message_size)
+        if (size > max_message_size)
             return fail(std::errc::message_size);
+        return {};
+    }
 
+    // Frames one message in the buffer as a data record; returns the record's length.
+    std::size_t frame_single(long type, std::span<const std::byte> payload) {
         encode(frame_header{frame_kind::data, std::uint32_t(payload.size()), sequence, type},
                std::span(buffer.data(), frame_header::size).first<frame_header::size>());
         if (!payload.empty())
             std::memcpy(buffer.data() + frame_header::size, payload.data(), payload.size());
-        const std::size_t length = frame_header::size + payload.size();
+        return frame_header::size + payload.size();
+    }
 
-        const deadline until(limit);
+    // Sends the record of `length` bytes in the buffer, which carries `count` messages.
+    result<void> transmit(std::size_t length, std::uint64_t count, send_flags flags,
+                          const deadline& until) {
         for (;;) {
             ssize_t n = retry_eintr([&] {
                 return ::send(fd.get(), buffer.data(), length, MSG_DONTWAIT | MSG_NOSIGNAL);
             });
             if (n >= 0) {
-                ++sequence;
+                sequence += count;
                 established = true;
                 return {};
             }
@@ -129,6 +136,58 @@ struct sender::impl {
             }
             return std::unexpected(err);
         }
+    }
+
+    result<void> send(long type, std::span<const std::byte> payload, send_flags flags,
+                      timeout limit) {
+        if (auto ok = check(type, payload.size()); !ok)
+            return ok;
+        return transmit(frame_single(type, payload), 1, flags, deadline(limit));
+    }
+
+    // Packs messages[from..] into one record: a batch of as many as fit the mailbox's maximum
+    // message size, or a single data record. Returns the record's length and message count.
+    std::pair<std::size_t, std::size_t> frame_batch(std::span<const outgoing_message> messages) {
+        std::size_t count = 0, bytes = 0;
+        for (const auto& m : messages) {
+            if (bytes + batch_entry::header_size + m.payload.size() > max_message_size)
+                break;
+            bytes += batch_entry::header_size + m.payload.size();
+            ++count;
+        }
+        if (count <= 1) // alone, or too big for a batch: no entry header needed
+            return {frame_single(messages[0].type, messages[0].payload), 1};
+        std::byte* at = buffer.data() + frame_header::size;
+        for (const auto& m : messages.first(count)) {
+            encode_batch_entry(at, m.type, std::uint32_t(m.payload.size()));
+            at += batch_entry::header_size;
+            if (!m.payload.empty())
+                std::memcpy(at, m.payload.data(), m.payload.size());
+            at += m.payload.size();
+        }
+        encode(frame_header{frame_kind::data_batch, std::uint32_t(bytes), sequence,
+                            std::int64_t(count)},
+               std::span(buffer.data(), frame_header::size).first<frame_header::size>());
+        return {frame_header::size + bytes, count};
+    }
+
+    result<std::size_t> send_many(std::span<const outgoing_message> messages, send_flags flags,
+                                  timeout limit) {
+        for (const auto& m : messages)
+            if (auto ok = check(m.type, m.payload.size()); !ok)
+                return std::unexpected(ok.error());
+        const deadline until(limit);
+        std::size_t sent = 0;
+        while (sent < messages.size()) {
+            auto [length, count] = frame_batch(messages.subspan(sent));
+            if (auto r = transmit(length, count, flags, until); !r) {
+                if (sent == 0)
+                    return std::unexpected(r.error());
+                return sent; // the error shows again on the next call
+            }
+            sent += count;
+        }
+        return sent;
     }
 };
 
@@ -166,6 +225,11 @@ result<sender> sender::connect(const address& where_given, const sender_options&
 result<void> sender::send(long type, std::span<const std::byte> payload, send_flags flags,
                           timeout limit) {
     return impl_->send(type, payload, flags, limit);
+}
+
+result<std::size_t> sender::send_many(std::span<const outgoing_message> messages,
+                                      send_flags flags, timeout limit) {
+    return impl_->send_many(messages, flags, limit);
 }
 
 std::size_t sender::max_message_size() const noexcept {

@@ -44,6 +44,8 @@ std::string_view to_string(frame_fault f) noexcept {
         return "sequence number out of order";
     case frame_fault::unexpected_kind:
         return "record kind not expected here";
+    case frame_fault::bad_batch:
+        return "batch entries disagree with the record";
     }
     return "unknown fault";
 }
@@ -67,7 +69,7 @@ std::expected<frame_header, frame_fault> decode_prefix(std::span<const std::byte
     if (std::to_integer<std::uint8_t>(p[2]) != frame_header::version)
         return std::unexpected(frame_fault::bad_version);
     auto kind = std::to_integer<std::uint8_t>(p[3]);
-    if (kind < 1 || kind > 3)
+    if (kind < 1 || kind > 4)
         return std::unexpected(frame_fault::bad_kind);
     frame_header h;
     h.kind = static_cast<frame_kind>(kind);
@@ -86,9 +88,29 @@ std::expected<frame_header, frame_fault> decode(std::span<const std::byte> recor
         return std::unexpected(frame_fault::length_mismatch);
     if (h->length > max_payload)
         return std::unexpected(frame_fault::too_long);
-    if (h->kind == frame_kind::data && h->type < 1)
+    if ((h->kind == frame_kind::data || h->kind == frame_kind::data_batch) && h->type < 1)
         return std::unexpected(frame_fault::bad_type);
     return h;
+}
+
+void encode_batch_entry(std::byte* out, long type, std::uint32_t length) noexcept {
+    put<std::uint32_t>(out, length);
+    put<std::uint64_t>(out + 4, static_cast<std::uint64_t>(type));
+}
+
+std::expected<batch_entry, frame_fault> read_batch_entry(std::span<const std::byte> rest,
+                                                         std::size_t max_payload) noexcept {
+    if (rest.size() < batch_entry::header_size)
+        return std::unexpected(frame_fault::bad_batch);
+    const std::uint32_t length = get<std::uint32_t>(rest.data());
+    const auto type = static_cast<long>(get<std::uint64_t>(rest.data() + 4));
+    if (length > rest.size() - batch_entry::header_size)
+        return std::unexpected(frame_fault::bad_batch);
+    if (length > max_payload)
+        return std::unexpected(frame_fault::too_long);
+    if (type < 1)
+        return std::unexpected(frame_fault::bad_type);
+    return batch_entry{type, rest.subspan(batch_entry::header_size, length)};
 }
 
 void encode(const mailbox_notice& n, std::span<std::byte, mailbox_notice::size> out) noexcept {

@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(every_malformed_case) {
     bad_version[2] = std::byte{2};
     BOOST_TEST((fault_of(bad_version) == frame_fault::bad_version));
 
-    for (std::uint8_t k : {0, 4, 255}) {
+    for (std::uint8_t k : {0, 5, 255}) {
         auto bad_kind = good;
         bad_kind[3] = std::byte{k};
         BOOST_TEST((fault_of(bad_kind) == frame_fault::bad_kind));
@@ -99,4 +99,62 @@ BOOST_AUTO_TEST_CASE(notices) {
     auto data = record({frame_kind::data, 16, 1, 1}, 16);
     BOOST_TEST((decode_notice(data).error() == frame_fault::unexpected_kind));
     BOOST_TEST((decode_notice(std::span(out).first(10)).error() == frame_fault::short_record));
+}
+
+namespace {
+
+// A batch record's payload from (type, payload) pairs.
+std::vector<std::byte> batch_payload(std::initializer_list<std::pair<long, std::string>> ms) {
+    std::vector<std::byte> out;
+    for (const auto& [type, text] : ms) {
+        std::size_t at = out.size();
+        out.resize(at + batch_entry::header_size + text.size());
+        encode_batch_entry(out.data() + at, type, std::uint32_t(text.size()));
+        std::memcpy(out.data() + at + batch_entry::header_size, text.data(), text.size());
+    }
+    return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(batches_split_in_order) {
+    auto p = batch_payload({{3, "abc"}, {1, ""}, {7, "xy"}});
+    std::vector<batch_entry> out;
+    BOOST_TEST_REQUIRE(split_batch(p, 3, 8192, out).has_value());
+    BOOST_TEST_REQUIRE(out.size() == 3u);
+    BOOST_TEST(out[0].type == 3);
+    BOOST_TEST(out[0].payload.size() == 3u);
+    BOOST_TEST(out[1].payload.empty());
+    BOOST_TEST(out[2].type == 7);
+    BOOST_TEST(std::to_integer<char>(out[2].payload[1]) == 'y');
+}
+
+BOOST_AUTO_TEST_CASE(every_malformed_batch) {
+    std::vector<batch_entry> out;
+    auto fault = [&](std::span<const std::byte> p, std::uint64_t count, std::size_t max = 8192) {
+        auto r = split_batch(p, count, max, out);
+        BOOST_TEST_REQUIRE(!r.has_value());
+        return r.error();
+    };
+    auto two = batch_payload({{1, "aa"}, {2, "bbb"}});
+    BOOST_TEST((fault(two, 1) == frame_fault::bad_batch)); // more entries than counted
+    BOOST_TEST((fault(two, 3) == frame_fault::bad_batch)); // fewer
+    BOOST_TEST((fault({}, 0) == frame_fault::bad_batch));  // empty
+    BOOST_TEST((fault(std::span(two).first(two.size() - 1), 2) == frame_fault::bad_batch));
+    BOOST_TEST((fault(std::span(two).first(5), 1) == frame_fault::bad_batch)); // cut header
+    BOOST_TEST((fault(two, 2, 2) == frame_fault::too_long));
+    BOOST_TEST((fault(batch_payload({{0, "z"}}), 1) == frame_fault::bad_type));
+    BOOST_TEST((fault(batch_payload({{-5, "z"}}), 1) == frame_fault::bad_type));
+    // A lying entry length is never followed past the record.
+    auto lie = batch_payload({{1, "abc"}});
+    encode_batch_entry(lie.data(), 1, 0xffffffffu);
+    BOOST_TEST((fault(lie, 1, std::size_t(-1)) == frame_fault::bad_batch));
+}
+
+BOOST_AUTO_TEST_CASE(batch_records_need_a_count) {
+    auto p = batch_payload({{1, "a"}});
+    std::vector<std::byte> r(frame_header::size + p.size());
+    encode({frame_kind::data_batch, std::uint32_t(p.size()), 1, 0},
+           std::span(r.data(), frame_header::size).first<frame_header::size>());
+    BOOST_TEST((decode(r, 8192).error() == frame_fault::bad_type));
 }

@@ -295,6 +295,94 @@ BOOST_AUTO_TEST_CASE(small_buffer_e2big_keeps_message_noerror_truncates) {
     BOOST_TEST(m.stat()->count == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(send_many_keeps_boundaries_types_and_order) {
+    auto a = unique_address("many");
+    seqmq::mailbox_options o;
+    o.capacity = 1 << 20;
+    auto m = open_mailbox(a, o);
+    auto s = connect_to(m, a);
+    // 1000 messages of sizes 0..99 and types 1..5, then one too large to share a batch.
+    std::vector<std::string> texts;
+    std::vector<seqmq::outgoing_message> out;
+    for (int i = 0; i < 1000; ++i)
+        texts.push_back(std::to_string(i) + std::string(std::size_t(i % 100), '.'));
+    texts.push_back(std::string(8192, 'B'));
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        out.push_back({long(i % 5) + 1, bytes(texts[i])});
+    auto sent = s.send_many(out);
+    BOOST_TEST_REQUIRE(sent.has_value(), why(sent));
+    BOOST_TEST(*sent == texts.size());
+    send_ok(s, 9, "after the batches"); // sequence numbers continue across both kinds
+
+    // Type 3 first: every third... every fifth message, in order; the rest stay in place.
+    for (std::size_t i = 2; i < 1000; i += 5) {
+        auto r = m.receive(selector::of_type(3), receive_flags::nowait);
+        BOOST_TEST_REQUIRE(r.has_value(), why(r));
+        BOOST_TEST_REQUIRE(text(r->data) == texts[i]);
+    }
+    auto listed = m.list();
+    BOOST_TEST(listed->size() == 1000u - 200u + 2u);
+    for (std::size_t i = 0; i <= 1000; ++i) {
+        if (i < 1000 && i % 5 == 2)
+            continue;
+        auto r = m.receive(selector::any(), receive_flags::nowait);
+        BOOST_TEST_REQUIRE(r.has_value(), why(r));
+        BOOST_TEST_REQUIRE(text(r->data) == texts[i]);
+        BOOST_TEST_REQUIRE(r->type == long(i % 5) + 1);
+    }
+    BOOST_TEST(text(m.receive(selector::any(), receive_flags::nowait)->data) ==
+               "after the batches");
+    BOOST_TEST(m.stat()->protocol_errors == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(send_many_checks_everything_first) {
+    auto a = unique_address("manycheck");
+    auto m = open_mailbox(a);
+    auto s = connect_to(m, a);
+    std::string big(8193, 'x');
+    std::vector<seqmq::outgoing_message> bad_type{{1, bytes("ok")}, {0, bytes("no")}};
+    BOOST_TEST((s.send_many(bad_type).error() == seqmq::errc::bad_type));
+    std::vector<seqmq::outgoing_message> too_big{{1, bytes("ok")}, {1, bytes(big)}};
+    BOOST_TEST((s.send_many(too_big).error() == std::errc::message_size));
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::nowait).error() == std::errc::no_message));
+    BOOST_TEST(*s.send_many({}) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(e2big_inside_a_batch_keeps_its_place) {
+    auto a = unique_address("batch-e2big");
+    auto m = open_mailbox(a);
+    auto s = connect_to(m, a);
+    std::vector<seqmq::outgoing_message> out{
+        {1, bytes("a")}, {2, bytes("too long for four")}, {2, bytes("b")}};
+    BOOST_TEST(*s.send_many(out) == 3u);
+    std::array<std::byte, 4> small;
+    BOOST_TEST((m.receive(small, selector::of_type(2), receive_flags::nowait).error() ==
+                std::errc::argument_list_too_long));
+    auto all = m.list();
+    BOOST_TEST_REQUIRE(all->size() == 3u);
+    BOOST_TEST((*all)[1].size == 17u); // still second
+    BOOST_TEST(text(m.receive(selector::of_type(2))->data) == "too long for four");
+}
+
+BOOST_AUTO_TEST_CASE(spinning_receiver_gets_what_a_sleeping_one_would) {
+    auto a = unique_address("spin");
+    seqmq::mailbox_options o;
+    o.spin = std::chrono::microseconds(200);
+    auto m = open_mailbox(a, o);
+    peer_process p(a, 1, 300, 16, "1");
+    for (int i = 0; i < 300; ++i) {
+        auto r = m.receive(selector::any(), receive_flags::none, 10s);
+        BOOST_TEST_REQUIRE(r.has_value(), why(r));
+        BOOST_TEST_REQUIRE(origin(r->data).second == i);
+    }
+    BOOST_TEST(p.wait() == 0);
+    auto t0 = std::chrono::steady_clock::now();
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::none, 30ms).error() == std::errc::timed_out));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 30ms));
+}
+
 BOOST_AUTO_TEST_CASE(timeouts_and_empty_messages) {
     auto a = unique_address("timeout");
     auto m = open_mailbox(a);
@@ -514,7 +602,9 @@ BOOST_AUTO_TEST_CASE(rogue_peers_are_cut_off_and_good_senders_go_on) {
         frame(1, 1, "x"),                                 // then see below: bad sequence
         frame(0, 1, "type zero"),
         frame(1, 1, std::string(9000, 'b')), // over max_message_size
+        frame(1, 1, "not entries"),          // made a batch below: entries do not fit
     };
+    garbage.back()[3] = std::byte{4};
     garbage[1][0] = std::byte{0}; // bad magic
     for (const auto& g : garbage) {
         int fd = raw_connect(m, a);
@@ -549,7 +639,7 @@ BOOST_AUTO_TEST_CASE(rogue_peers_are_cut_off_and_good_senders_go_on) {
     BOOST_TEST(
         (m.receive(selector::any(), receive_flags::nowait).error() == std::errc::no_message));
     ::close(fd);
-    BOOST_TEST(m.stat()->protocol_errors == 5u);
+    BOOST_TEST(m.stat()->protocol_errors == 6u);
     BOOST_TEST(m.stat()->connections == 1u);
 }
 
