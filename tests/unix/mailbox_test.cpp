@@ -470,10 +470,15 @@ BOOST_AUTO_TEST_CASE(path_addresses_replace_stale_sockets) {
 BOOST_AUTO_TEST_CASE(sender_waits_for_mailbox_to_appear) {
     auto a = unique_address("late");
     std::string got;
-    std::thread owner([&] { // opens the mailbox late, then receives
+    // Opens the mailbox late, then receives. No Boost.Test macro here: it is not thread-safe.
+    std::thread owner([&] {
         std::this_thread::sleep_for(100ms);
-        auto m = open_mailbox(a);
-        auto r = m.receive(selector::any(), receive_flags::none, 5s);
+        auto m = mailbox::open(a);
+        if (!m) {
+            got = "open: " + m.error().message();
+            return;
+        }
+        auto r = m->receive(selector::any(), receive_flags::none, 5s);
         got = r ? text(r->data) : why(r);
     });
     seqmq::sender_options so;
