@@ -30,8 +30,8 @@ class sender {
 public:
     /// Connects to the mailbox at `where` (auto: resolved).
     /// Errors: no_such_file_or_directory / connection_refused when nothing listens there (after
-    /// waiting, if options.wait_for_mailbox), timed_out, backend_unavailable, or the errno of
-    /// socket/connect.
+    /// waiting, if options.wait_for_mailbox), timed_out, interrupted (a signal while waiting),
+    /// backend_unavailable, or the errno of socket/connect.
     static result<sender> connect(const address& where, const sender_options& options = {});
 
     sender(sender&&) noexcept;

@@ -204,10 +204,13 @@ result<sender> sender::connect(const address& where_given, const sender_options&
     if (options.max_message_size == 0 || options.max_message_size > (*via)->max_payload())
         return fail(std::errc::invalid_argument);
 
-    // Wait for the mailbox by retrying with growing pauses, up to 50 ms apart.
-    // (TIPC's topology service will replace this for tipc: addresses.)
+    // Wait for the mailbox by watching for it (TIPC topology service, inotify) rather than
+    // retrying. Where the transport cannot watch (abstract names), or a connect still fails
+    // after the watch said the mailbox is there (a stale socket file), connect again after
+    // growing pauses, up to 50 ms apart.
     const deadline until(options.wait_for_mailbox);
     auto pause = std::chrono::milliseconds(1);
+    bool waited = false;
     for (;;) {
         auto fd = (*via)->connect(where, until);
         if (fd)
@@ -217,8 +220,16 @@ result<sender> sender::connect(const address& where_given, const sender_options&
             return std::unexpected(fd.error());
         if (until.passed())
             return fail(std::errc::timed_out);
-        std::this_thread::sleep_for(pause);
-        pause = std::min(pause * 2, std::chrono::milliseconds(50));
+        if (waited) {
+            const auto left = std::chrono::milliseconds(until.poll_ms());
+            std::this_thread::sleep_for(std::min(pause, left));
+            pause = std::min(pause * 2, std::chrono::milliseconds(50));
+            if (until.passed())
+                return fail(std::errc::timed_out);
+        }
+        if (auto seen = (*via)->wait_for_listener(where, until); !seen)
+            return std::unexpected(seen.error());
+        waited = true;
     }
 }
 
@@ -227,8 +238,8 @@ result<void> sender::send(long type, std::span<const std::byte> payload, send_fl
     return impl_->send(type, payload, flags, limit);
 }
 
-result<std::size_t> sender::send_many(std::span<const outgoing_message> messages,
-                                      send_flags flags, timeout limit) {
+result<std::size_t> sender::send_many(std::span<const outgoing_message> messages, send_flags flags,
+                                      timeout limit) {
     return impl_->send_many(messages, flags, limit);
 }
 

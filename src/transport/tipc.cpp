@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <linux/tipc.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 namespace seqmq::detail {
@@ -23,6 +24,14 @@ std::uint32_t own_node(int fd) noexcept {
     return self.addr.id.node;
 }
 
+std::error_code socket_error(int fd) noexcept {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return last_error();
+    return err ? std::error_code(err, std::system_category()) : std::error_code();
+}
+
 class tipc_transport_impl final : public transport {
 public:
     const char* name() const noexcept override { return "tipc"; }
@@ -40,9 +49,11 @@ public:
         sa.addr.nameseq.type = where.tipc_type();
         sa.addr.nameseq.lower = where.tipc_instance();
         sa.addr.nameseq.upper = where.tipc_instance();
-        if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
-            return std::unexpected(last_error());
+        // Listen first: bind() publishes the name, and a sender woken by the topology service
+        // connects at once; a socket not listening yet would reject it.
         if (::listen(fd->get(), backlog) < 0)
+            return std::unexpected(last_error());
+        if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
             return std::unexpected(last_error());
         return fd;
     }
@@ -66,6 +77,66 @@ public:
         if (rc < 0 && errno != EINPROGRESS)
             return std::unexpected(last_error());
         return fd;
+    }
+
+    // A subscription to TIPC's topology service ({1,1}, on every node) for the service's
+    // instance. TIPC_SUB_PORTS reports every publication, those already there included, each
+    // with the publishing node, so a node-scope wait can skip other nodes' publications. The
+    // kernel answers in the byte order it was asked in: host order here.
+    result<void> wait_for_listener(const address& where, const deadline& until) const override {
+        auto top = new_socket();
+        if (!top)
+            return std::unexpected(top.error());
+        sockaddr_tipc server{};
+        server.family = AF_TIPC;
+        server.addrtype = TIPC_SERVICE_ADDR;
+        server.addr.name.name.type = TIPC_TOP_SRV;
+        server.addr.name.name.instance = TIPC_TOP_SRV;
+        server.addr.name.domain = own_node(top->get());
+        if (::connect(top->get(), reinterpret_cast<sockaddr*>(&server), sizeof server) < 0 &&
+            errno != EINPROGRESS)
+            return std::unexpected(last_error());
+        if (auto w = wait_fd(top->get(), POLLOUT, until); !w)
+            return w;
+        if (auto e = socket_error(top->get()); e)
+            return std::unexpected(e);
+
+        if (until.passed())
+            return std::unexpected(std::make_error_code(std::errc::timed_out));
+        tipc_subscr request{};
+        request.seq.type = where.tipc_type();
+        request.seq.lower = where.tipc_instance();
+        request.seq.upper = where.tipc_instance();
+        const int left = until.poll_ms(); // -1: for ever
+        request.timeout = left < 0 ? TIPC_WAIT_FOREVER : std::uint32_t(left);
+        request.filter = TIPC_SUB_PORTS;
+        if (retry_eintr([&] {
+                return ::send(top->get(), &request, sizeof request, MSG_NOSIGNAL);
+            }) != static_cast<ssize_t>(sizeof request))
+            return std::unexpected(last_error());
+
+        for (;;) {
+            if (auto w = wait_fd(top->get(), POLLIN, until); !w)
+                return w;
+            tipc_event event{};
+            ssize_t n =
+                retry_eintr([&] { return ::recv(top->get(), &event, sizeof event, MSG_DONTWAIT); });
+            if (n < 0 && errno == EAGAIN)
+                continue;
+            if (n < 0)
+                return std::unexpected(last_error());
+            if (n != static_cast<ssize_t>(sizeof event)) // the server closed the connection
+                return std::unexpected(std::make_error_code(std::errc::connection_reset));
+            if (event.event == TIPC_SUBSCR_TIMEOUT)
+                return std::unexpected(std::make_error_code(std::errc::timed_out));
+            if (event.event != TIPC_PUBLISHED)
+                continue;
+            // Node scope: connect() looks on this node only. Read the own address now, not
+            // before: it changes once when TIPC confirms the node's address.
+            if (where.scope() == tipc_scope::node && event.port.node != own_node(top->get()))
+                continue;
+            return {};
+        }
     }
 
     peer_identity peer(int) const noexcept override { return {}; }

@@ -43,6 +43,17 @@ public:
     /// depending on the family.
     virtual result<unique_fd> connect(const address& where, const deadline& until) const = 0;
 
+    /// Waits until something may listen at `where`, instead of retrying connect(): on TIPC until
+    /// the service is published in this node's name table (through the topology service; for
+    /// node scope, published by this node); on an AF_UNIX path until the socket file exists
+    /// (through inotify on its directory). Returns at once when that is so already, and when the
+    /// family cannot be watched (AF_UNIX abstract names, a path whose directory is missing or
+    /// unreadable): the caller then retries connect() with growing pauses. connect() may still
+    /// fail after a successful wait (a stale socket file, a service withdrawn again).
+    /// Errors: timed_out when the deadline passes first; interrupted by a signal; the errno of
+    /// socket/connect/inotify_init1 (TIPC's topology server, inotify) otherwise.
+    virtual result<void> wait_for_listener(const address& where, const deadline& until) const = 0;
+
     /// Credentials of the peer of a connected socket.
     virtual peer_identity peer(int fd) const noexcept = 0;
 

@@ -1,8 +1,12 @@
 #include "transport/transport.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstring>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <thread>
 
@@ -80,6 +84,41 @@ public:
         int buf = 212992; // the kernel doubles it; lets records up to max_payload() through
         ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
         return fd;
+    }
+
+    // A path: inotify on its directory, then the file checked (after the watch is in place, so
+    // a socket made in between is not missed). An abstract name leaves no trace to watch: the
+    // caller retries connect() with growing pauses.
+    result<void> wait_for_listener(const address& where, const deadline& until) const override {
+        if (where.family() != address_family::unix_path)
+            return {};
+        const std::string& path = where.name();
+        const std::size_t slash = path.rfind('/');
+        const std::string directory = slash == 0 ? std::string("/") : path.substr(0, slash);
+
+        unique_fd watch(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+        if (!watch)
+            return std::unexpected(last_error());
+        if (::inotify_add_watch(watch.get(), directory.c_str(),
+                                IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF) < 0)
+            return {}; // missing or unreadable directory: nothing to watch, the caller retries
+        alignas(inotify_event) std::array<char, 4096> events;
+        for (;;) {
+            struct stat st;
+            if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+                return {};
+            if (auto w = wait_fd(watch.get(), POLLIN, until); !w)
+                return w;
+            // Which entry changed does not matter: the file is looked at again on every round.
+            for (ssize_t n; (n = ::read(watch.get(), events.data(), events.size())) > 0;) {
+                for (std::size_t at = 0; at < std::size_t(n);) {
+                    const auto* e = reinterpret_cast<const inotify_event*>(events.data() + at);
+                    if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+                        return {}; // the directory went, and the watch with it: the caller retries
+                    at += sizeof(inotify_event) + e->len;
+                }
+            }
+        }
     }
 
     peer_identity peer(int fd) const noexcept override {
