@@ -15,7 +15,7 @@ extern "C" {
 #define SEQMQ_MSG_EXCEPT 020000
 #define SEQMQ_MSG_COPY 040000
 
-/** An open mailbox (receiving end) or sender (sending end). */
+/** An open mailbox (receiving end), sender (sending end) or daemon-hosted queue. */
 typedef struct seqmq_handle seqmq_t;
 
 /** Options for seqmq_mailbox_open and seqmq_connect; fill with seqmq_options_init. */
@@ -40,20 +40,41 @@ seqmq_t* seqmq_mailbox_open(const char* address, const seqmq_options_t* opts);
  *  EAFNOSUPPORT without TIPC. */
 seqmq_t* seqmq_connect(const char* address, const seqmq_options_t* opts);
 
+/** Opens a queue hosted by seqmqd, as msgget(2): `name` NULL makes a private queue (IPC_PRIVATE);
+ *  flags IPC_CREAT creates it if missing, IPC_CREAT|IPC_EXCL fails if it exists; the low 9 bits
+ *  of `mode` (and of `flags`) are its permissions when created, and the access asked for when it
+ *  exists. The daemon is at $SEQMQ_DAEMON, else $XDG_RUNTIME_DIR/seqmq/seqmqd.sock, else
+ *  /run/seqmq/seqmqd.sock. Returns NULL and sets errno: ENOENT (no such queue without IPC_CREAT,
+ *  or no daemon), EEXIST, EACCES, ENOSPC (the daemon's queue limit), EINVAL (bad name),
+ *  ECONNREFUSED (no daemon), EUSERS (the daemon's client limit). */
+seqmq_t* seqmq_queue_open(const char* name, int flags, int mode);
+
+/** As msgctl(2) on a queue from seqmq_queue_open: IPC_STAT fills *buf (msg_perm uid, gid, cuid,
+ *  cgid, mode; msg_qnum, msg_cbytes, msg_qbytes, msg_lspid, msg_lrpid, msg_stime, msg_rtime,
+ *  msg_ctime); IPC_SET takes msg_perm.uid, msg_perm.gid, msg_perm.mode and msg_qbytes from *buf;
+ *  IPC_RMID removes the queue (waiters get EIDRM). Returns 0, or -1 with errno: EINVAL (another
+ *  cmd, a mailbox or sender handle, the queue already removed, msg_qbytes 0), EFAULT (buf NULL
+ *  for IPC_STAT/IPC_SET), EACCES (IPC_STAT without read permission), EPERM (IPC_SET/IPC_RMID
+ *  by neither owner, creator nor root; msg_qbytes above the daemon's limit). */
+int seqmq_msgctl(seqmq_t* q, int cmd, struct msqid_ds* buf);
+
 /** Closes and frees. Returns 0; -1 and EINVAL if q is NULL. */
 int seqmq_close(seqmq_t* q);
 
 /** As msgsnd(2): msgp points at { long mtype; char mtext[msgsz]; }.
- *  Returns 0, or -1 with errno: EINVAL (mtype < 1, msgsz above the maximum), EAGAIN (full and
- *  IPC_NOWAIT), EINTR (signal while waiting), EIDRM (the mailbox went away), EFAULT (msgp NULL),
- *  EPROTO (the mailbox cut the connection for a malformed record), EOPNOTSUPP (q is a mailbox). */
+ *  Returns 0, or -1 with errno: EINVAL (mtype < 1, msgsz above the maximum; a queue removed
+ *  before the call), EAGAIN (full and IPC_NOWAIT), EINTR (signal while waiting), EIDRM (the
+ *  mailbox went away; the queue was removed while waiting), EACCES (queue without write
+ *  permission), EFAULT (msgp NULL), EPROTO (the mailbox cut the connection for a malformed
+ *  record), EOPNOTSUPP (q is a mailbox). */
 int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg);
 
 /** As msgrcv(2) on Linux, including MSG_EXCEPT and MSG_COPY (copy the message at position msgtyp,
  *  needs IPC_NOWAIT). Returns the bytes copied to mtext, or -1 with errno: ENOMSG (IPC_NOWAIT and
  *  nothing matches), E2BIG (message longer than msgsz without MSG_NOERROR; it stays queued),
- *  EINVAL (MSG_COPY without IPC_NOWAIT or with MSG_EXCEPT; msgsz too large), EINTR, EFAULT,
- *  EOPNOTSUPP (q is a sender). */
+ *  EINVAL (MSG_COPY without IPC_NOWAIT or with MSG_EXCEPT; msgsz too large; a queue removed
+ *  before the call), EINTR, EFAULT, EIDRM (queue removed while waiting), EACCES (queue without
+ *  read permission), EOPNOTSUPP (q is a sender). */
 ssize_t seqmq_msgrcv(seqmq_t* q, void* msgp, size_t msgsz, long msgtyp, int msgflg);
 
 /** A descriptor for poll(2): readable when msgrcv could make progress (mailbox), writable when

@@ -1,5 +1,6 @@
 // The C API: msgsnd/msgrcv semantics, return values and errno, over mailboxes and senders.
 #include <seqmq/mailbox.hpp>
+#include <seqmq/queue.hpp>
 #include <seqmq/sender.hpp>
 #include <seqmq/seqmq.h>
 
@@ -11,7 +12,7 @@
 #include <variant>
 
 struct seqmq_handle {
-    std::variant<seqmq::mailbox, seqmq::sender> end;
+    std::variant<seqmq::mailbox, seqmq::sender, seqmq::queue> end;
 };
 
 namespace {
@@ -39,6 +40,28 @@ seqmq::timeout connect_wait(const seqmq_options_t& o) {
 
 const std::byte* mtext(const void* msgp) {
     return static_cast<const std::byte*>(msgp) + sizeof(long);
+}
+
+time_t seconds_of(std::chrono::system_clock::time_point t) {
+    return static_cast<time_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+// msgsnd on a daemon queue; msgp and msgsz have been checked.
+int queue_msgsnd(seqmq::queue& dq, long type, const void* msgp, size_t msgsz, int msgflg) {
+    // The kernel says EINVAL for a queue id that is gone; EIDRM only to those it was waiting for.
+    if (seqmq::detail::queue_known_removed(dq)) {
+        errno = EINVAL;
+        return -1;
+    }
+    auto flags = (msgflg & IPC_NOWAIT) ? seqmq::send_flags::nowait : seqmq::send_flags::none;
+    auto r = dq.send(type, std::span(mtext(msgp), msgsz), flags);
+    if (!r) {
+        if (r.error() == std::errc::message_size)
+            return fail_with(std::make_error_code(std::errc::invalid_argument), -1);
+        return fail_with(r.error(), -1);
+    }
+    return 0;
 }
 
 } // namespace
@@ -95,6 +118,75 @@ seqmq_t* seqmq_connect(const char* address, const seqmq_options_t* opts) {
     return q;
 }
 
+seqmq_t* seqmq_queue_open(const char* name, int flags, int mode) {
+    const unsigned perms = static_cast<unsigned>((mode | flags) & 0777);
+    seqmq::result<seqmq::queue> dq = std::unexpected(std::error_code());
+    if (!name) {
+        dq = seqmq::queue::create_private(perms);
+    } else {
+        auto how = seqmq::open_flags::none;
+        if (flags & IPC_CREAT)
+            how = how | seqmq::open_flags::create;
+        if (flags & IPC_EXCL)
+            how = how | seqmq::open_flags::exclusive;
+        dq = seqmq::queue::open(name, how, perms);
+    }
+    if (!dq)
+        return fail_with<seqmq_t*>(dq.error(), nullptr);
+    auto* q = new (std::nothrow) seqmq_handle{std::move(*dq)};
+    if (!q)
+        errno = ENOMEM;
+    return q;
+}
+
+int seqmq_msgctl(seqmq_t* q, int cmd, struct msqid_ds* buf) {
+    seqmq::queue* dq = q ? std::get_if<seqmq::queue>(&q->end) : nullptr;
+    if (!dq || (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (seqmq::detail::queue_known_removed(*dq)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (cmd == IPC_RMID) {
+        auto r = dq->remove();
+        return r ? 0 : fail_with(r.error(), -1);
+    }
+    if (!buf) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (cmd == IPC_SET) {
+        seqmq::queue_settings s;
+        s.mode = buf->msg_perm.mode & 0777;
+        s.uid = buf->msg_perm.uid;
+        s.gid = buf->msg_perm.gid;
+        s.capacity = buf->msg_qbytes;
+        auto r = dq->set(s);
+        return r ? 0 : fail_with(r.error(), -1);
+    }
+    auto st = dq->stat();
+    if (!st)
+        return fail_with(st.error(), -1);
+    std::memset(buf, 0, sizeof *buf);
+    buf->msg_perm.__key = static_cast<key_t>(st->id);
+    buf->msg_perm.uid = st->uid;
+    buf->msg_perm.gid = st->gid;
+    buf->msg_perm.cuid = st->cuid;
+    buf->msg_perm.cgid = st->cgid;
+    buf->msg_perm.mode = static_cast<unsigned short>(st->mode);
+    buf->msg_stime = seconds_of(st->last_send_time);
+    buf->msg_rtime = seconds_of(st->last_receive_time);
+    buf->msg_ctime = seconds_of(st->change_time);
+    buf->__msg_cbytes = st->bytes;
+    buf->msg_qnum = st->count;
+    buf->msg_qbytes = st->capacity;
+    buf->msg_lspid = st->last_send_pid;
+    buf->msg_lrpid = st->last_receive_pid;
+    return 0;
+}
+
 int seqmq_close(seqmq_t* q) {
     if (!q) {
         errno = EINVAL;
@@ -110,7 +202,8 @@ int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg) {
         return -1;
     }
     auto* s = std::get_if<seqmq::sender>(&q->end);
-    if (!s)
+    auto* dq = std::get_if<seqmq::queue>(&q->end);
+    if (!s && !dq)
         return fail_with(make_error_code(seqmq::errc::wrong_role), -1);
     if (static_cast<long>(msgsz) < 0) { // as Linux: checked before anything else
         errno = EINVAL;
@@ -122,6 +215,13 @@ int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg) {
     }
     long type;
     std::memcpy(&type, msgp, sizeof type);
+    if (dq) {
+        if (msgsz > dq->max_message_size() || type < 1) {
+            errno = EINVAL;
+            return -1;
+        }
+        return queue_msgsnd(*dq, type, msgp, msgsz, msgflg);
+    }
     // Linux checks the size against msgmax before the type, and says EINVAL for both.
     if (msgsz > s->max_message_size() || type < 1) {
         errno = EINVAL;
@@ -143,7 +243,8 @@ ssize_t seqmq_msgrcv(seqmq_t* q, void* msgp, size_t msgsz, long msgtyp, int msgf
         return -1;
     }
     auto* m = std::get_if<seqmq::mailbox>(&q->end);
-    if (!m)
+    auto* dq = std::get_if<seqmq::queue>(&q->end);
+    if (!m && !dq)
         return fail_with(make_error_code(seqmq::errc::wrong_role), ssize_t(-1));
     if (static_cast<long>(msgsz) < 0) {
         errno = EINVAL;
@@ -167,7 +268,12 @@ ssize_t seqmq_msgrcv(seqmq_t* q, void* msgp, size_t msgsz, long msgtyp, int msgf
             errno = ENOMSG;
             return -1;
         }
-        auto c = m->peek_at(static_cast<std::size_t>(msgtyp));
+        if (dq && seqmq::detail::queue_known_removed(*dq)) {
+            errno = EINVAL;
+            return -1;
+        }
+        auto c = m ? m->peek_at(static_cast<std::size_t>(msgtyp))
+                   : dq->peek_at(static_cast<std::size_t>(msgtyp));
         if (!c)
             return fail_with(c.error(), ssize_t(-1));
         if (c->data.size() > msgsz) {
@@ -187,7 +293,12 @@ ssize_t seqmq_msgrcv(seqmq_t* q, void* msgp, size_t msgsz, long msgtyp, int msgf
         flags = flags | seqmq::receive_flags::nowait;
     if (noerror)
         flags = flags | seqmq::receive_flags::noerror;
-    auto r = m->receive(std::span(text, msgsz), which, flags);
+    if (dq && seqmq::detail::queue_known_removed(*dq)) {
+        errno = EINVAL;
+        return -1;
+    }
+    auto r = m ? m->receive(std::span(text, msgsz), which, flags)
+               : dq->receive(std::span(text, msgsz), which, flags);
     if (!r)
         return fail_with(r.error(), ssize_t(-1));
     put_type(r->type);

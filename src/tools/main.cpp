@@ -14,6 +14,15 @@ struct subcommand {
 };
 
 constexpr subcommand subcommands[] = {
+    {"send", seqmq::tool::send_command, "send a message to a seqmqd queue"},
+    {"recv", seqmq::tool::recv_command, "take a message (msgrcv selectors)"},
+    {"peek", seqmq::tool::peek_command, "show the message recv would take, leave it queued"},
+    {"ls", seqmq::tool::ls_command, "list queues, like ipcs -q"},
+    {"stat", seqmq::tool::stat_command, "a queue's IPC_STAT"},
+    {"set", seqmq::tool::set_command, "change a queue's capacity, mode, owner (IPC_SET)"},
+    {"rm", seqmq::tool::rm_command, "remove queues (IPC_RMID)"},
+    {"watch", seqmq::tool::watch_command, "live view of a queue's backlog"},
+    {"info", seqmq::tool::info_command, "the daemon's totals and limits (MSG_INFO)"},
     {"tipc", seqmq::tool::tipc_command,
      "configure TIPC: node identity, bearers, links, name table"},
 };

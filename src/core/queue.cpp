@@ -1,0 +1,732 @@
+// The client of seqmqd: one SEQPACKET connection per queue handle.
+#include <seqmq/queue.hpp>
+
+#include "log.hpp"
+#include "transport/transport.hpp"
+#include "wire/daemon_protocol.hpp"
+#include "wire/frame.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <thread>
+
+namespace seqmq {
+
+using namespace detail;
+namespace p = detail::proto;
+
+namespace {
+
+std::unexpected<std::error_code> fail(std::errc e) {
+    return std::unexpected(std::make_error_code(e));
+}
+std::unexpected<std::error_code> fail_errno(int e) {
+    return std::unexpected(std::error_code(e, std::system_category()));
+}
+
+bool not_there_yet(const std::error_code& e) {
+    return e == std::errc::no_such_file_or_directory || e == std::errc::connection_refused ||
+           e == std::errc::host_unreachable;
+}
+
+std::chrono::system_clock::time_point from_ns(std::int64_t ns) {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::nanoseconds(ns)));
+}
+
+queue_stat to_stat(const p::stat_body& s) {
+    queue_stat q;
+    q.id = s.id;
+    q.name = s.name;
+    q.mode = s.mode;
+    q.uid = s.uid;
+    q.gid = s.gid;
+    q.cuid = s.cuid;
+    q.cgid = s.cgid;
+    q.count = s.count;
+    q.bytes = s.bytes;
+    q.capacity = s.capacity;
+    q.max_message_size = s.max_message_size;
+    q.last_send_pid = s.last_send_pid;
+    q.last_receive_pid = s.last_receive_pid;
+    q.last_send_time = from_ns(s.send_time);
+    q.last_receive_time = from_ns(s.receive_time);
+    q.change_time = from_ns(s.change_time);
+    q.waiting_receivers = s.waiting_receivers;
+    q.waiting_senders = s.waiting_senders;
+    return q;
+}
+
+// Room for the largest reply: a list part (60000 bytes plus one entry of up to 64 KiB).
+constexpr std::size_t reply_buffer_size = 160 * 1024;
+
+// A reply: its header, its result, and its body (valid until the next read).
+struct reply {
+    int error = 0;
+    p::reader body{{}};
+};
+
+} // namespace
+
+result<address> daemon_address() {
+    if (const char* env = std::getenv("SEQMQ_DAEMON"); env && *env)
+        return address::parse(env);
+    if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg == '/')
+        return address::unix_path(std::string(xdg) + "/seqmq/seqmqd.sock");
+    return address::unix_path("/run/seqmq/seqmqd.sock");
+}
+
+struct queue::impl {
+    address where;
+    const transport* via;
+    unique_fd fd;
+    std::uint64_t next_sequence = 1;
+    std::uint64_t id = 0;
+    std::size_t max_message_size = 8192;
+    std::size_t capacity = 0;
+    // Credit: queue space the daemon set aside for this connection (see daemon_protocol.hpp).
+    std::size_t credit_bytes = 0, credit_messages = 0;
+    std::uint64_t zeroed_at = 0;
+    bool removed = false;
+    std::error_code cut_for;  // why the daemon closed the connection, once it said so
+    bool unconfirmed = false; // sends on credit that no reply has followed yet
+    std::vector<std::byte> in;
+
+    impl(address a, const transport* t, unique_fd f)
+        : where(std::move(a)), via(t), fd(std::move(f)), in(reply_buffer_size) {}
+
+    ~impl() {
+        if (fd) {
+            (void)flush();
+            via->close_connection(std::move(fd));
+        }
+    }
+
+    // Waits until the daemon has taken in every send made on credit.
+    result<void> flush() {
+        if (!unconfirmed || !fd)
+            return {};
+        auto r = call(p::opcode::sync, {});
+        if (!r)
+            return std::unexpected(r.error());
+        return {};
+    }
+
+    // Credit is for streams of sends: give it back before doing anything else, so that no
+    // other sender waits for space this handle would not use.
+    void give_back_credit() {
+        if (credit_bytes == 0 && credit_messages == 0)
+            return;
+        if (auto seq = request(p::opcode::release, {})) {
+            credit_bytes = credit_messages = 0;
+            zeroed_at = *seq;
+        }
+    }
+
+    std::error_code lost() const {
+        return cut_for ? cut_for : std::make_error_code(std::errc::connection_reset);
+    }
+
+    // --- writing -----------------------------------------------------------------------------
+
+    // Sends one record, numbering it. A record that could not be sent takes no number.
+    // Returns its sequence. Errors: timed_out, interrupted (only if `interruptible`), or the
+    // connection's loss.
+    result<std::uint64_t> write(frame_kind kind, std::int64_t type, std::span<const std::byte> body,
+                                const deadline& until, bool interruptible) {
+        const std::uint64_t seq = next_sequence;
+        auto record = p::start_record(kind, type, seq);
+        p::writer(record).bytes(body);
+        p::finish_record(record);
+        for (;;) {
+            ssize_t n = retry_eintr([&] {
+                return ::send(fd.get(), record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            });
+            if (n >= 0) {
+                ++next_sequence;
+                return seq;
+            }
+            auto err = last_error();
+            if (err != std::errc::resource_unavailable_try_again) {
+                drain();
+                return std::unexpected(lost());
+            }
+            auto w = wait_fd(fd.get(), POLLOUT, until);
+            if (!w && (interruptible || w.error() != std::errc::interrupted))
+                return std::unexpected(w.error());
+        }
+    }
+
+    result<std::uint64_t> request(p::opcode op, std::span<const std::byte> body) {
+        return write(frame_kind::control_request, std::int64_t(op), body, deadline({}), false);
+    }
+
+    // --- reading -----------------------------------------------------------------------------
+
+    void on_notice(p::opcode op, std::span<const std::byte> body) {
+        switch (op) {
+        case p::opcode::grant:
+            if (auto g = p::decode_grant(body); g && g->upto >= zeroed_at && !removed) {
+                credit_bytes += g->bytes;
+                credit_messages += g->messages;
+            }
+            return;
+        case p::opcode::revoke: {
+            auto seq = request(p::opcode::release, {});
+            if (seq) {
+                credit_bytes = credit_messages = 0;
+                zeroed_at = *seq;
+            }
+            return;
+        }
+        case p::opcode::removed:
+            removed = true;
+            credit_bytes = credit_messages = 0;
+            return;
+        case p::opcode::closing: {
+            p::reader r(body);
+            int reason = r.i32();
+            cut_for = reason == EPROTO ? make_error_code(errc::bad_frame)
+                                       : std::error_code(reason, std::system_category());
+            return;
+        }
+        default:
+            log().warn("queue client: ignoring notice {}", std::int64_t(op));
+        }
+    }
+
+    enum class got { record, empty, closed };
+
+    // Reads one record without waiting. Notices are handled here.
+    got read_one(frame_header& h, std::span<const std::byte>& body) {
+        auto take = [&] {
+            return retry_eintr(
+                [&] { return ::recv(fd.get(), in.data(), in.size(), MSG_TRUNC | MSG_DONTWAIT); });
+        };
+        ssize_t n = take();
+        // AF_UNIX reports a daemon that closed before reading our last record as one
+        // ECONNRESET ahead of what it sent us (such as why it closed): read on.
+        if (n < 0 && errno == ECONNRESET)
+            n = take();
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return got::empty;
+        if (n <= 0)
+            return got::closed;
+        auto d =
+            std::size_t(n) > in.size()
+                ? std::expected<frame_header, frame_fault>(std::unexpected(frame_fault::too_long))
+                : decode(std::span(in.data(), std::size_t(n)), in.size());
+        if (!d || d->kind != frame_kind::control_reply) {
+            log().warn("queue client: malformed record from the daemon; closing");
+            cut_for = make_error_code(errc::bad_frame);
+            fd.reset();
+            return got::closed;
+        }
+        h = *d;
+        body = std::span<const std::byte>(in.data() + frame_header::size, d->length);
+        if (h.sequence == 0) {
+            on_notice(static_cast<p::opcode>(h.type), body);
+            return read_one(h, body);
+        }
+        return got::record;
+    }
+
+    // Handles whatever the daemon has sent, without waiting.
+    void drain() {
+        if (!fd)
+            return;
+        frame_header h;
+        std::span<const std::byte> body;
+        while (read_one(h, body) == got::record)
+            log().debug("queue client: dropping a stale reply {}", h.sequence);
+    }
+
+    // Waits for the reply to request `seq`.
+    result<reply> await(std::uint64_t seq, const deadline& until, bool interruptible) {
+        for (;;) {
+            if (!fd)
+                return std::unexpected(lost());
+            frame_header h;
+            std::span<const std::byte> body;
+            switch (read_one(h, body)) {
+            case got::closed:
+                fd.reset();
+                return std::unexpected(lost());
+            case got::empty: {
+                auto w = wait_fd(fd.get(), POLLIN, until);
+                if (!w && (interruptible || w.error() != std::errc::interrupted))
+                    return std::unexpected(w.error());
+                continue;
+            }
+            case got::record:
+                break;
+            }
+            if (h.sequence != seq) {
+                log().debug("queue client: dropping a stale reply {}", h.sequence);
+                continue;
+            }
+            unconfirmed = false;
+            reply r;
+            r.body = p::reader(body);
+            auto e = p::decode_result(r.body);
+            if (!e)
+                return std::unexpected(make_error_code(errc::bad_frame));
+            r.error = *e;
+            return r;
+        }
+    }
+
+    // Waits for the reply to a request that may wait in the daemon; on timeout or a signal,
+    // cancels it and returns that — unless the daemon answered first.
+    result<reply> await_or_cancel(std::uint64_t seq, const deadline& until) {
+        auto r = await(seq, until, true);
+        if (r || (r.error() != std::errc::timed_out && r.error() != std::errc::interrupted))
+            return r;
+        const std::error_code why = r.error();
+        std::array<std::byte, 8> body;
+        std::vector<std::byte> tmp;
+        p::writer(tmp).u64(seq);
+        std::copy(tmp.begin(), tmp.end(), body.begin());
+        if (auto c = request(p::opcode::cancel, body); !c)
+            return std::unexpected(c.error());
+        auto answer = await(seq, deadline({}), false);
+        if (!answer)
+            return answer;
+        if (answer->error == ECANCELED)
+            return std::unexpected(why);
+        return answer;
+    }
+
+    // A plain request and its reply; a nonzero result becomes the error.
+    result<reply> call(p::opcode op, std::span<const std::byte> body) {
+        drain();
+        if (removed && op != p::opcode::info && op != p::opcode::list_queues &&
+            op != p::opcode::sync)
+            return fail(std::errc::identifier_removed);
+        give_back_credit();
+        auto seq = request(op, body);
+        if (!seq)
+            return std::unexpected(seq.error());
+        auto r = await(*seq, deadline({}), false);
+        if (!r)
+            return r;
+        if (r->error)
+            return fail_errno(r->error);
+        return r;
+    }
+
+    // --- operations ----------------------------------------------------------------------------
+
+    result<void> send(long type, std::span<const std::byte> payload, send_flags flags,
+                      timeout limit) {
+        if (type < 1)
+            return std::unexpected(make_error_code(errc::bad_type));
+        if (payload.size() > max_message_size)
+            return fail(std::errc::message_size);
+        drain();
+        if (removed)
+            return fail(std::errc::identifier_removed);
+        if (!fd)
+            return std::unexpected(lost());
+        const deadline until(limit);
+        if (credit_bytes >= payload.size() && credit_messages >= 1) {
+            // The space is set aside for us: no need to hear back.
+            auto seq = write(frame_kind::data, type, payload, until, true);
+            if (!seq)
+                return std::unexpected(seq.error());
+            credit_bytes -= payload.size();
+            --credit_messages;
+            unconfirmed = true;
+            return {};
+        }
+        std::vector<std::byte> body;
+        p::writer w(body);
+        p::encode(w,
+                  p::send_request{type, (flags & send_flags::nowait) ? p::op_nowait : 0u, payload});
+        auto seq =
+            write(frame_kind::control_request, std::int64_t(p::opcode::send), body, until, true);
+        if (!seq)
+            return std::unexpected(seq.error());
+        credit_bytes = credit_messages = 0; // a send request gives back unused credit
+        zeroed_at = *seq;
+        auto r = (flags & send_flags::nowait) ? await(*seq, deadline({}), false)
+                                              : await_or_cancel(*seq, until);
+        if (!r)
+            return std::unexpected(r.error());
+        if (r->error)
+            return fail_errno(r->error == EMSGSIZE ? EMSGSIZE : r->error);
+        return {};
+    }
+
+    void acknowledge(std::uint64_t arrival) {
+        std::vector<std::byte> body;
+        p::writer(body).u64(arrival);
+        (void)request(p::opcode::ack, body);
+    }
+
+    result<received> receive(std::span<std::byte> buffer, selector which, receive_flags flags,
+                             timeout limit, std::uint64_t* arrival = nullptr) {
+        drain();
+        if (removed)
+            return fail(std::errc::identifier_removed);
+        if (!fd)
+            return std::unexpected(lost());
+        give_back_credit();
+        std::uint32_t bits = 0;
+        if (flags & receive_flags::nowait)
+            bits |= p::op_nowait;
+        if (flags & receive_flags::noerror)
+            bits |= p::op_noerror;
+        if (which.except)
+            bits |= p::op_except;
+        std::vector<std::byte> body;
+        p::writer w(body);
+        p::encode(w, p::receive_request{which.type, bits, buffer.size()});
+        const deadline until(limit);
+        auto seq =
+            write(frame_kind::control_request, std::int64_t(p::opcode::receive), body, until, true);
+        if (!seq)
+            return std::unexpected(seq.error());
+        auto r = (flags & receive_flags::nowait) ? await(*seq, deadline({}), false)
+                                                 : await_or_cancel(*seq, until);
+        if (!r)
+            return std::unexpected(r.error());
+        if (r->error)
+            return fail_errno(r->error);
+        auto m = p::decode_message(r->body);
+        if (!m || m->data.size() > buffer.size())
+            return std::unexpected(make_error_code(errc::bad_frame));
+        received got{long(m->type), m->data.size(), m->size, pid_t(m->sender_pid)};
+        if (!m->data.empty())
+            std::memcpy(buffer.data(), m->data.data(), m->data.size());
+        acknowledge(m->arrival);
+        if (arrival)
+            *arrival = m->arrival;
+        return got;
+    }
+
+    result<message> message_reply(p::opcode op, std::span<const std::byte> body) {
+        auto r = call(op, body);
+        if (!r)
+            return std::unexpected(r.error());
+        auto m = p::decode_message(r->body);
+        if (!m || m->data.size() != m->size)
+            return std::unexpected(make_error_code(errc::bad_frame));
+        return message{
+            long(m->type), {m->data.begin(), m->data.end()}, pid_t(m->sender_pid), m->arrival};
+    }
+
+    // A reply in parts; `each` is called with a reader at every entry.
+    template <class Each>
+    result<void> parts(p::opcode op, std::span<const std::byte> body, Each each) {
+        auto r = call(op, body);
+        if (!r)
+            return std::unexpected(r.error());
+        const std::uint64_t seq = next_sequence - 1;
+        for (;;) {
+            auto h = p::decode_list_part(r->body);
+            if (!h)
+                return std::unexpected(make_error_code(errc::bad_frame));
+            for (std::uint32_t i = 0; i < h->count; ++i)
+                if (!each(r->body))
+                    return std::unexpected(make_error_code(errc::bad_frame));
+            if (!r->body.done())
+                return std::unexpected(make_error_code(errc::bad_frame));
+            if (h->last)
+                return {};
+            r = await(seq, deadline({}), false);
+            if (!r)
+                return std::unexpected(r.error());
+            if (r->error)
+                return fail_errno(r->error);
+        }
+    }
+
+    struct entry {
+        message copy;
+        std::size_t size;
+    };
+
+    result<std::vector<entry>> list(bool with_data) {
+        std::vector<std::byte> body;
+        p::writer w(body);
+        p::encode(w, p::list_request{with_data ? std::uint32_t(p::list_with_data) : 0u,
+                                     with_data ? std::uint32_t(max_message_size) : 0u});
+        std::vector<entry> all;
+        auto done = parts(p::opcode::list, body, [&](p::reader& r) {
+            auto e = p::decode_entry(r);
+            if (!e || (with_data && e->data.size() != e->size))
+                return false;
+            all.push_back({{long(e->type),
+                            {e->data.begin(), e->data.end()},
+                            pid_t(e->sender_pid),
+                            e->arrival},
+                           e->size});
+            return true;
+        });
+        if (!done)
+            return std::unexpected(done.error());
+        return all;
+    }
+};
+
+namespace {
+
+result<std::unique_ptr<queue::impl>> connect_daemon(const queue_options& options) {
+    address where_given = options.daemon ? *options.daemon : address::unix_abstract("x").value();
+    if (!options.daemon) {
+        auto a = daemon_address();
+        if (!a)
+            return std::unexpected(a.error());
+        where_given = *a;
+    }
+    const address where = where_given.resolve();
+    auto via = transport_for(where);
+    if (!via)
+        return std::unexpected(via.error());
+    const deadline until(options.wait_for_daemon);
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        auto fd = (*via)->connect(where, until);
+        if (fd)
+            return std::make_unique<queue::impl>(where, *via, std::move(*fd));
+        if (!options.wait_for_daemon || !not_there_yet(fd.error()))
+            return std::unexpected(fd.error());
+        if (until.passed())
+            return fail(std::errc::timed_out);
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+}
+
+} // namespace
+
+queue::queue(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+queue::queue(queue&&) noexcept = default;
+queue& queue::operator=(queue&&) noexcept = default;
+queue::~queue() = default;
+
+namespace {
+
+// Connects and sends `open`: a handle on the queue, not yet wrapped.
+result<std::unique_ptr<queue::impl>> open_request(p::open_request req,
+                                                  const queue_options& options) {
+    if (req.mode > 0777)
+        return fail(std::errc::invalid_argument);
+    auto c = connect_daemon(options);
+    if (!c)
+        return std::unexpected(c.error());
+    req.capacity = options.capacity;
+    std::vector<std::byte> body;
+    p::writer w(body);
+    p::encode(w, req);
+    auto r = (*c)->call(p::opcode::open, body);
+    if (!r)
+        return std::unexpected(r.error());
+    auto o = p::decode_open_reply(r->body);
+    if (!o)
+        return std::unexpected(make_error_code(errc::bad_frame));
+    (*c)->id = o->id;
+    (*c)->max_message_size = o->max_message_size;
+    (*c)->capacity = o->capacity;
+    return std::move(*c);
+}
+
+} // namespace
+
+result<queue> queue::open(std::string_view name, open_flags flags, unsigned mode,
+                          const queue_options& options) {
+    if (name.empty() || name.size() > p::max_name_length ||
+        name.find('\0') != std::string_view::npos)
+        return fail(std::errc::invalid_argument);
+    p::open_request req;
+    req.mode = mode;
+    if (flags & open_flags::create)
+        req.flags |= p::open_create;
+    if (flags & open_flags::exclusive)
+        req.flags |= p::open_exclusive;
+    if (name.front() == '#') {
+        std::uint64_t id = 0;
+        auto [end, ec] = std::from_chars(name.data() + 1, name.data() + name.size(), id);
+        if (ec != std::errc() || end != name.data() + name.size() || id == 0)
+            return fail(std::errc::invalid_argument);
+        req.flags |= p::open_by_id;
+        req.id = id;
+    } else {
+        req.name = name;
+    }
+    auto made = open_request(std::move(req), options);
+    if (!made)
+        return std::unexpected(made.error());
+    return queue(std::move(*made));
+}
+
+result<queue> queue::create_private(unsigned mode, const queue_options& options) {
+    p::open_request req;
+    req.flags = p::open_private | p::open_create;
+    req.mode = mode;
+    auto made = open_request(std::move(req), options);
+    if (!made)
+        return std::unexpected(made.error());
+    return queue(std::move(*made));
+}
+
+result<void> queue::send(long type, std::span<const std::byte> payload, send_flags flags,
+                         timeout limit) {
+    return impl_->send(type, payload, flags, limit);
+}
+
+result<received> queue::receive(std::span<std::byte> buffer, selector which, receive_flags flags,
+                                timeout limit) {
+    return impl_->receive(buffer, which, flags, limit);
+}
+
+result<message> queue::receive(selector which, receive_flags flags, timeout limit) {
+    message m;
+    m.data.resize(impl_->max_message_size);
+    auto r = impl_->receive(m.data, which, flags, limit, &m.arrival);
+    if (!r)
+        return std::unexpected(r.error());
+    m.type = r->type;
+    m.sender_pid = r->sender_pid;
+    m.data.resize(r->size);
+    return m;
+}
+
+result<message> queue::peek(selector which) {
+    std::vector<std::byte> body;
+    p::writer w(body);
+    p::encode(w, p::peek_request{which.type, which.except ? std::uint32_t(p::op_except) : 0u});
+    return impl_->message_reply(p::opcode::peek, body);
+}
+
+result<message> queue::peek_at(std::size_t position) {
+    std::vector<std::byte> body;
+    p::writer(body).u64(position);
+    return impl_->message_reply(p::opcode::peek_at, body);
+}
+
+result<std::vector<message_info>> queue::list() {
+    auto all = impl_->list(false);
+    if (!all)
+        return std::unexpected(all.error());
+    std::vector<message_info> info;
+    info.reserve(all->size());
+    for (const auto& e : *all)
+        info.push_back({e.copy.type, e.size, e.copy.arrival, e.copy.sender_pid});
+    return info;
+}
+
+result<std::vector<message>> queue::peek_all() {
+    auto all = impl_->list(true);
+    if (!all)
+        return std::unexpected(all.error());
+    std::vector<message> copies;
+    copies.reserve(all->size());
+    for (auto& e : *all)
+        copies.push_back(std::move(e.copy));
+    return copies;
+}
+
+result<queue_stat> queue::stat() {
+    auto r = impl_->call(p::opcode::stat, {});
+    if (!r)
+        return std::unexpected(r.error());
+    auto s = p::decode_stat(r->body);
+    if (!s || !r->body.done())
+        return std::unexpected(make_error_code(errc::bad_frame));
+    return to_stat(*s);
+}
+
+result<void> queue::set(const queue_settings& settings) {
+    p::set_request req;
+    if (settings.mode) {
+        req.which |= p::set_mode;
+        req.mode = *settings.mode;
+    }
+    if (settings.uid) {
+        req.which |= p::set_uid;
+        req.uid = *settings.uid;
+    }
+    if (settings.gid) {
+        req.which |= p::set_gid;
+        req.gid = *settings.gid;
+    }
+    if (settings.capacity) {
+        req.which |= p::set_capacity;
+        req.capacity = *settings.capacity;
+    }
+    std::vector<std::byte> body;
+    p::writer w(body);
+    p::encode(w, req);
+    auto r = impl_->call(p::opcode::set, body);
+    if (!r)
+        return std::unexpected(r.error());
+    if (settings.capacity)
+        impl_->capacity = *settings.capacity;
+    return {};
+}
+
+result<void> queue::remove() {
+    auto r = impl_->call(p::opcode::remove, {});
+    if (!r)
+        return std::unexpected(r.error());
+    impl_->removed = true;
+    return {};
+}
+
+result<daemon_info> queue::info(const queue_options& options) {
+    auto c = connect_daemon(options);
+    if (!c)
+        return std::unexpected(c.error());
+    auto r = (*c)->call(p::opcode::info, {});
+    if (!r)
+        return std::unexpected(r.error());
+    auto i = p::decode_info(r->body);
+    if (!i)
+        return std::unexpected(make_error_code(errc::bad_frame));
+    return daemon_info{i->queues,          i->messages,         i->bytes,
+                       i->clients,         i->protocol_errors,  i->max_queues,
+                       i->max_queue_bytes, i->max_message_size, i->max_clients};
+}
+
+result<std::vector<queue_stat>> queue::list_queues(const queue_options& options) {
+    auto c = connect_daemon(options);
+    if (!c)
+        return std::unexpected(c.error());
+    std::vector<queue_stat> all;
+    auto done = (*c)->parts(p::opcode::list_queues, {}, [&](p::reader& r) {
+        auto s = p::decode_stat(r);
+        if (!s)
+            return false;
+        all.push_back(to_stat(*s));
+        return true;
+    });
+    if (!done)
+        return std::unexpected(done.error());
+    return all;
+}
+
+std::size_t queue::max_message_size() const noexcept {
+    return impl_->max_message_size;
+}
+
+result<void> queue::flush() {
+    return impl_->flush();
+}
+
+int queue::native_handle() const noexcept {
+    return impl_->fd.get();
+}
+
+bool detail::queue_known_removed(queue& q) noexcept {
+    q.impl_->drain();
+    return q.impl_->removed;
+}
+
+} // namespace seqmq

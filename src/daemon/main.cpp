@@ -1,0 +1,176 @@
+// seqmqd: hosts named System V-style message queues for seqmq clients.
+#include "daemon/server.hpp"
+#include "log.hpp"
+
+#include <seqmq/queue.hpp>
+
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr std::string_view usage_text = R"(Usage: seqmqd [OPTIONS]
+
+Hosts named message queues with System V behaviour (msgget/msgsnd/msgrcv/msgctl) for seqmq
+clients: `seqmq` the tool, seqmq::queue, seqmq_queue_open. Runs in the foreground; SIGTERM or
+SIGINT stops it cleanly (queues live in memory and end with it).
+
+Options:
+  --listen ADDRESS         where clients connect; repeatable (unix:/path, unix:@name,
+                           tipc:TYPE:INSTANCE). Default: $SEQMQ_DAEMON if set, else
+                           unix:$XDG_RUNTIME_DIR/seqmq/seqmqd.sock, else
+                           unix:/run/seqmq/seqmqd.sock (the directory is created, mode 0755)
+  --socket-mode MODE       file mode of a unix:/path socket, octal (default 0660)
+  --max-queues N           queues at once; creating more fails with ENOSPC (default 1024)
+  --default-capacity N     msg_qbytes of a new queue (default 16384)
+  --max-queue-bytes N      the largest msg_qbytes a non-root client may set (default 16777216)
+  --max-message-size N     the largest message (msgmax, default 8192)
+  --max-clients N          connections at once; more are told EUSERS and closed (default 1024)
+  --max-pending N          waiting receives and sends per connection; more fail with ENOBUFS
+                           (default 64)
+  --credit-window N        bytes a connection may send without waiting for the daemon
+                           (default 65536; 0 turns credit off: one round trip per send)
+  --max-output N           reply bytes a client may leave unread before it is cut (default 8 MiB)
+  --log-level LEVEL        trace, debug, info, warn, error, off (default info; $SEQMQ_LOG too)
+  --help                   this text
+  --version                the version
+
+Exit status: 0 stopped by a signal; 1 could not start (address in use, no permission); 2 usage.
+)";
+
+std::optional<std::size_t> number(std::string_view s, int base = 10) {
+    std::size_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+    if (ec != std::errc() || end != s.data() + s.size())
+        return std::nullopt;
+    return v;
+}
+
+int usage_error(const std::string& what) {
+    std::fprintf(stderr, "seqmqd: %s\nTry `seqmqd --help`.\n", what.c_str());
+    return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    using seqmq::detail::log;
+    seqmq::daemon::server_options options;
+    std::string level = std::getenv("SEQMQ_LOG") ? std::getenv("SEQMQ_LOG") : "info";
+
+    struct limit_flag {
+        std::string_view name;
+        std::size_t* field;
+    };
+    const limit_flag limits[] = {
+        {"--max-queues", &options.max_queues},
+        {"--default-capacity", &options.default_capacity},
+        {"--max-queue-bytes", &options.max_queue_bytes},
+        {"--max-message-size", &options.max_message_size},
+        {"--max-clients", &options.max_clients},
+        {"--max-pending", &options.max_pending},
+        {"--credit-window", &options.credit_window},
+        {"--max-output", &options.max_output},
+    };
+
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fwrite(usage_text.data(), 1, usage_text.size(), stdout);
+            return 0;
+        }
+        if (arg == "--version") {
+            std::printf("seqmqd %s\n", SEQMQ_VERSION);
+            return 0;
+        }
+        std::string_view value;
+        if (auto eq = arg.find('='); eq != std::string_view::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            return usage_error(std::string(arg) + " needs a value");
+        }
+        if (arg == "--listen") {
+            auto a = seqmq::address::parse(value);
+            if (!a)
+                return usage_error("--listen " + std::string(value) + ": " + a.error().message());
+            options.listen.push_back(*a);
+        } else if (arg == "--socket-mode") {
+            auto m = number(value, 8);
+            if (!m || *m > 07777)
+                return usage_error("--socket-mode takes an octal mode such as 0660");
+            options.socket_mode = unsigned(*m);
+        } else if (arg == "--log-level") {
+            level = value;
+        } else {
+            bool known = false;
+            for (const auto& l : limits)
+                if (l.name == arg) {
+                    auto n = number(value);
+                    if (!n)
+                        return usage_error(std::string(arg) + " takes a number, not '" +
+                                           std::string(value) + "'");
+                    *l.field = *n;
+                    known = true;
+                }
+            if (!known)
+                return usage_error("unknown option " + std::string(arg));
+        }
+    }
+    if (options.max_message_size == 0 || options.default_capacity == 0 ||
+        options.max_clients == 0 || options.max_queues == 0)
+        return usage_error("--max-message-size, --default-capacity, --max-clients and "
+                           "--max-queues must be at least 1");
+
+    log().set_level(spdlog::level::from_str(level));
+    log().set_pattern("seqmqd: %Y-%m-%d %H:%M:%S.%e %l: %v");
+
+    if (options.listen.empty()) {
+        auto a = seqmq::daemon_address();
+        if (!a)
+            return usage_error("$SEQMQ_DAEMON: " + a.error().message());
+        options.listen.push_back(*a);
+    }
+
+    sigset_t stop_signals;
+    ::sigemptyset(&stop_signals);
+    ::sigaddset(&stop_signals, SIGTERM);
+    ::sigaddset(&stop_signals, SIGINT);
+    ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    int stop_fd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (stop_fd < 0) {
+        std::perror("seqmqd: signalfd");
+        return 1;
+    }
+
+    auto server = seqmq::daemon::server::open(options);
+    if (!server) {
+        std::string where;
+        for (const auto& a : options.listen)
+            where += " " + a.to_string();
+        std::fprintf(stderr, "seqmqd: cannot listen on%s: %s%s\n", where.c_str(),
+                     server.error().message().c_str(),
+                     server.error() == std::errc::address_in_use
+                         ? " (another seqmqd is running there)"
+                     : server.error() == std::errc::permission_denied
+                         ? " (choose another path with --listen or $SEQMQ_DAEMON)"
+                         : "");
+        return 1;
+    }
+    auto ran = server->run(stop_fd);
+    if (!ran) {
+        log().error("event loop: {}", ran.error().message());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <seqmq/address.hpp>
+#include <seqmq/error.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace seqmq::daemon {
+
+/// What seqmqd serves and its limits; each has a command-line flag.
+struct server_options {
+    std::vector<address> listen;           ///< where clients connect
+    unsigned socket_mode = 0660;           ///< file mode of unix:/path sockets
+    std::size_t max_queues = 1024;         ///< queues at once (msgmni); ENOSPC past it
+    std::size_t default_capacity = 16384;  ///< msg_qbytes of a new queue (msgmnb)
+    std::size_t max_queue_bytes = 1 << 24; ///< msg_qbytes at most, except for root (EPERM)
+    std::size_t max_message_size = 8192;   ///< msgmax
+    std::size_t max_clients = 1024;        ///< connections at once; EUSERS past it
+    std::size_t max_pending = 64;          ///< parked receives and sends per connection
+    std::size_t credit_window = 65536;     ///< bytes of credit a connection may hold
+    std::size_t max_output = 8u << 20;     ///< unread reply bytes before a client is cut
+};
+
+/// The daemon: named queues with System V behaviour, served over SEQPACKET to any number of
+/// clients, single-threaded on one epoll. Move-only.
+class server {
+public:
+    /// Binds every listen address (creating the directory of a unix:/path socket, mode 0755)
+    /// and prepares the event loop. Errors: address_in_use if a live daemon has the path; the
+    /// errno of mkdir/socket/bind/listen/chmod/epoll.
+    static result<server> open(const server_options& options);
+
+    server(server&&) noexcept;
+    server& operator=(server&&) noexcept;
+    ~server();
+
+    /// Serves until `stop_fd` (a signalfd, an eventfd) becomes readable.
+    /// Errors: the errno of epoll_wait other than EINTR.
+    result<void> run(int stop_fd);
+
+    struct impl;
+
+private:
+    explicit server(std::unique_ptr<impl> p) noexcept;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace seqmq::daemon

@@ -1,0 +1,232 @@
+// The C API on daemon queues against the kernel's SysV queues: the same operations, the same
+// return values, errno, types and bytes — including capacity, EAGAIN, IPC_STAT counts, IPC_RMID
+// with EIDRM to a waiter, and EINTR.
+#define BOOST_TEST_MODULE seqmqd C API
+#include "daemon_fixture.hpp"
+
+#include <seqmq/seqmq.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+using namespace daemon_test;
+
+namespace {
+
+constexpr std::size_t capacity = 1000;
+
+struct msg {
+    long mtype;
+    char mtext[512];
+};
+
+struct pair_of_queues {
+    int sysv = -1;
+    seqmq_t* dq = nullptr;
+
+    explicit pair_of_queues(const char* name) {
+        sysv = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        BOOST_TEST_REQUIRE(sysv >= 0);
+        msqid_ds ds{};
+        ::msgctl(sysv, IPC_STAT, &ds);
+        ds.msg_qbytes = capacity;
+        BOOST_TEST_REQUIRE(::msgctl(sysv, IPC_SET, &ds) == 0);
+        dq = seqmq_queue_open(name, IPC_CREAT | IPC_EXCL, 0600);
+        BOOST_TEST_REQUIRE(dq != nullptr, std::strerror(errno));
+        msqid_ds dds{};
+        BOOST_TEST_REQUIRE(seqmq_msgctl(dq, IPC_STAT, &dds) == 0);
+        dds.msg_qbytes = capacity;
+        BOOST_TEST_REQUIRE(seqmq_msgctl(dq, IPC_SET, &dds) == 0, std::strerror(errno));
+    }
+    ~pair_of_queues() {
+        ::msgctl(sysv, IPC_RMID, nullptr);
+        seqmq_close(dq);
+    }
+};
+
+std::string result(long rc, const msg& m) {
+    if (rc < 0)
+        return std::string("-1 ") + std::strerror(errno);
+    return std::to_string(rc) + " type " + std::to_string(m.mtype) + " '" +
+           std::string(m.mtext, std::size_t(rc)) + "'";
+}
+
+extern "C" void on_alarm(int) {}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(random_operations_agree_with_sysv) {
+    daemon_process d;
+    pair_of_queues q("differential");
+    std::mt19937 rng(20240611);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    int sent_ok = 0, eagain = 0, received = 0;
+    for (int step = 0; step < 3000; ++step) {
+        std::ostringstream what;
+        std::string a, b;
+        if (pick(0, 1) == 0) {
+            msg m{};
+            m.mtype = pick(-1, 6);
+            const std::size_t size = std::size_t(pick(0, 160));
+            for (std::size_t i = 0; i < size; ++i)
+                m.mtext[i] = char('a' + (step + int(i)) % 26);
+            what << "msgsnd type " << m.mtype << " size " << size;
+            msg m2 = m;
+            // SysV first, then seqmq, each on its own copy.
+            int ra = ::msgsnd(q.sysv, &m2, size, IPC_NOWAIT);
+            a = ra == 0 ? "0" : std::string("-1 ") + std::strerror(errno);
+            int rb = seqmq_msgsnd(q.dq, &m, size, IPC_NOWAIT);
+            b = rb == 0 ? "0" : std::string("-1 ") + std::strerror(errno);
+            if (ra == 0)
+                ++sent_ok;
+            else if (errno == EAGAIN)
+                ++eagain;
+        } else {
+            const long type = pick(-7, 7);
+            int flags = IPC_NOWAIT;
+            if (pick(0, 3) == 0)
+                flags |= MSG_EXCEPT;
+            if (pick(0, 3) == 0)
+                flags |= MSG_NOERROR;
+            const bool copy = pick(0, 9) == 0;
+            if (copy)
+                flags = IPC_NOWAIT | MSG_COPY;
+            const std::size_t size = std::size_t(pick(0, 200));
+            what << "msgrcv type " << type << " flags " << std::oct << flags << std::dec << " size "
+                 << size;
+            msg ma{}, mb{};
+            long ra = ::msgrcv(q.sysv, &ma, size, type, flags);
+            a = result(ra, ma);
+            long rb = seqmq_msgrcv(q.dq, &mb, size, type, flags);
+            b = result(rb, mb);
+            if (ra >= 0 && !copy)
+                ++received;
+        }
+        BOOST_TEST_REQUIRE(b == a, "step " << step << ": " << what.str());
+        if (step % 50 == 0) {
+            msqid_ds sa{}, sb{};
+            BOOST_TEST_REQUIRE(::msgctl(q.sysv, IPC_STAT, &sa) == 0);
+            BOOST_TEST_REQUIRE(seqmq_msgctl(q.dq, IPC_STAT, &sb) == 0);
+            BOOST_TEST_REQUIRE(sb.msg_qnum == sa.msg_qnum, "step " << step);
+            BOOST_TEST_REQUIRE(sb.__msg_cbytes == sa.__msg_cbytes, "step " << step);
+            BOOST_TEST_REQUIRE(sb.msg_qbytes == sa.msg_qbytes);
+            BOOST_TEST(sb.msg_perm.mode == sa.msg_perm.mode);
+            BOOST_TEST(sb.msg_perm.uid == sa.msg_perm.uid);
+            BOOST_TEST(sb.msg_lspid == sa.msg_lspid);
+        }
+    }
+    BOOST_TEST_MESSAGE(sent_ok << " sends, " << eagain << " EAGAIN, " << received << " receives");
+    BOOST_TEST(eagain > 0); // the capacity was reached, and agreed on
+}
+
+BOOST_AUTO_TEST_CASE(rmid_eidrm_and_einval_like_sysv) {
+    daemon_process d;
+    pair_of_queues q("rmid");
+    line_pipe results;
+    child waiter([&] {
+        msg m{};
+        long ra = ::msgrcv(q.sysv, &m, sizeof m.mtext, 9, 0);
+        results.write_line("sysv " + result(ra, m));
+        return 0;
+    });
+    child waiter2([&] {
+        msg m{};
+        seqmq_t* mine = seqmq_queue_open("rmid", 0, 0);
+        long rb = seqmq_msgrcv(mine, &m, sizeof m.mtext, 9, 0);
+        results.write_line("seqmq " + result(rb, m));
+        return 0;
+    });
+    auto watch = seqmq::queue::open("rmid", seqmq::open_flags::none, 0, d.options());
+    BOOST_TEST_REQUIRE(eventually([&] { return watch->stat()->waiting_receivers == 1u; }));
+    std::this_thread::sleep_for(50ms); // the SysV waiter has no such probe; give it time to block
+    BOOST_TEST(::msgctl(q.sysv, IPC_RMID, nullptr) == 0);
+    BOOST_TEST(seqmq_msgctl(q.dq, IPC_RMID, nullptr) == 0);
+    BOOST_TEST(waiter.wait() == 0);
+    BOOST_TEST(waiter2.wait() == 0);
+    results.close_write();
+    auto lines = results.read_lines();
+    std::sort(lines.begin(), lines.end());
+    BOOST_TEST(lines == (std::vector<std::string>{"seqmq -1 Identifier removed",
+                                                  "sysv -1 Identifier removed"}),
+               boost::test_tools::per_element());
+    // Afterwards, the kernel says EINVAL for the stale id; so does seqmq.
+    msg m{1, "x"};
+    BOOST_TEST(::msgsnd(q.sysv, &m, 1, IPC_NOWAIT) == -1);
+    BOOST_TEST(errno == EINVAL);
+    BOOST_TEST(seqmq_msgsnd(q.dq, &m, 1, IPC_NOWAIT) == -1);
+    BOOST_TEST(errno == EINVAL);
+    BOOST_TEST(seqmq_msgrcv(q.dq, &m, 1, 0, IPC_NOWAIT) == -1);
+    BOOST_TEST(errno == EINVAL);
+    msqid_ds ds{};
+    BOOST_TEST(seqmq_msgctl(q.dq, IPC_STAT, &ds) == -1);
+    BOOST_TEST(errno == EINVAL);
+    q.sysv = -1;
+}
+
+BOOST_AUTO_TEST_CASE(signal_while_waiting_is_eintr) {
+    daemon_process d;
+    pair_of_queues q("eintr");
+    child c([&] {
+        struct sigaction sa {};
+        sa.sa_handler = on_alarm;
+        ::sigaction(SIGALRM, &sa, nullptr);
+        msg m{};
+        ::alarm(1);
+        long ra = ::msgrcv(q.sysv, &m, sizeof m.mtext, 0, 0);
+        int ea = errno;
+        ::alarm(1);
+        long rb = seqmq_msgrcv(q.dq, &m, sizeof m.mtext, 0, 0);
+        int eb = errno;
+        // Full queue: a blocked send is interrupted too.
+        std::memset(m.mtext, 'x', sizeof m.mtext);
+        m.mtype = 1;
+        ::msgsnd(q.sysv, &m, 500, 0);
+        ::msgsnd(q.sysv, &m, 500, 0);
+        seqmq_msgsnd(q.dq, &m, 500, 0);
+        seqmq_msgsnd(q.dq, &m, 500, 0);
+        ::alarm(1);
+        int sa_ = ::msgsnd(q.sysv, &m, 10, 0);
+        int esa = errno;
+        ::alarm(1);
+        int sb = seqmq_msgsnd(q.dq, &m, 10, 0);
+        int esb = errno;
+        bool ok = ra == -1 && ea == EINTR && rb == -1 && eb == EINTR && sa_ == -1 && esa == EINTR &&
+                  sb == -1 && esb == EINTR;
+        return ok ? 0 : 1;
+    });
+    BOOST_TEST(c.wait() == 0);
+    // The daemon forgot the cancelled waits: a message now stays for whoever asks.
+    auto watch = seqmq::queue::open("eintr", seqmq::open_flags::none, 0, d.options());
+    BOOST_TEST(watch->stat()->waiting_receivers == 0u);
+    BOOST_TEST(watch->stat()->waiting_senders == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(blocked_sender_proceeds_when_room_appears) {
+    daemon_process d;
+    pair_of_queues q("room");
+    msg m{1, {}};
+    std::memset(m.mtext, 'y', sizeof m.mtext);
+    BOOST_TEST_REQUIRE(seqmq_msgsnd(q.dq, &m, 500, IPC_NOWAIT) == 0);
+    BOOST_TEST_REQUIRE(seqmq_msgsnd(q.dq, &m, 500, IPC_NOWAIT) == 0);
+    BOOST_TEST(seqmq_msgsnd(q.dq, &m, 1, IPC_NOWAIT) == -1);
+    BOOST_TEST(errno == EAGAIN);
+    child c([&] {
+        seqmq_t* mine = seqmq_queue_open("room", 0, 0);
+        msg x{2, "late"};
+        return seqmq_msgsnd(mine, &x, 4, 0) == 0 ? 0 : 1;
+    });
+    auto watch = seqmq::queue::open("room", seqmq::open_flags::none, 0, d.options());
+    BOOST_TEST_REQUIRE(eventually([&] { return watch->stat()->waiting_senders == 1u; }));
+    msg got{};
+    BOOST_TEST(seqmq_msgrcv(q.dq, &got, sizeof got.mtext, 0, IPC_NOWAIT) == 500);
+    BOOST_TEST(c.wait() == 0);
+    msqid_ds ds{};
+    BOOST_TEST(seqmq_msgctl(q.dq, IPC_STAT, &ds) == 0);
+    BOOST_TEST(ds.msg_qnum == 2u);
+    BOOST_TEST(ds.__msg_cbytes == 504u);
+    BOOST_TEST(seqmq_msgrcv(q.dq, &got, sizeof got.mtext, 2, IPC_NOWAIT) == 4);
+}
