@@ -28,11 +28,6 @@ std::unexpected<std::error_code> fail_errno(int e) {
     return std::unexpected(std::error_code(e, std::system_category()));
 }
 
-bool not_there_yet(const std::error_code& e) {
-    return e == std::errc::no_such_file_or_directory || e == std::errc::connection_refused ||
-           e == std::errc::host_unreachable;
-}
-
 std::chrono::system_clock::time_point from_ns(std::int64_t ns) {
     return std::chrono::system_clock::time_point(
         std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -95,6 +90,7 @@ struct queue::impl {
     bool removed = false;
     std::error_code cut_for;  // why the daemon closed the connection, once it said so
     bool unconfirmed = false; // sends on credit that no reply has followed yet
+    bool established = false; // a record has gone through: ENOTCONN now means lost
     std::vector<std::byte> in;
 
     impl(address a, const transport* t, unique_fd f)
@@ -149,10 +145,14 @@ struct queue::impl {
             });
             if (n >= 0) {
                 ++next_sequence;
+                established = true;
                 return seq;
             }
             auto err = last_error();
-            if (err != std::errc::resource_unavailable_try_again) {
+            // ENOTCONN before any record went through: a TIPC connection seqmqd has not
+            // accepted yet; it turns writable (or hangs up) when it does.
+            if (err != std::errc::resource_unavailable_try_again &&
+                !(err == std::errc::not_connected && !established)) {
                 drain();
                 return std::unexpected(lost());
             }
@@ -489,19 +489,10 @@ result<std::unique_ptr<queue::impl>> connect_daemon(const queue_options& options
     auto via = transport_for(where);
     if (!via)
         return std::unexpected(via.error());
-    const deadline until(options.wait_for_daemon);
-    auto pause = std::chrono::milliseconds(1);
-    for (;;) {
-        auto fd = (*via)->connect(where, until);
-        if (fd)
-            return std::make_unique<queue::impl>(where, *via, std::move(*fd));
-        if (!options.wait_for_daemon || !not_there_yet(fd.error()))
-            return std::unexpected(fd.error());
-        if (until.passed())
-            return fail(std::errc::timed_out);
-        std::this_thread::sleep_for(pause);
-        pause = std::min(pause * 2, std::chrono::milliseconds(50));
-    }
+    auto fd = connect_waiting(**via, where, options.wait_for_daemon);
+    if (!fd)
+        return std::unexpected(fd.error());
+    return std::make_unique<queue::impl>(where, *via, std::move(*fd));
 }
 
 } // namespace

@@ -22,12 +22,6 @@ std::unexpected<std::error_code> fail(std::errc e) {
     return std::unexpected(std::make_error_code(e));
 }
 
-// Errors of connect() that mean "no mailbox there yet", worth waiting through.
-bool not_there_yet(const std::error_code& e) {
-    return e == std::errc::no_such_file_or_directory || e == std::errc::connection_refused ||
-           e == std::errc::host_unreachable;
-}
-
 } // namespace
 
 struct sender::impl {
@@ -204,33 +198,10 @@ result<sender> sender::connect(const address& where_given, const sender_options&
     if (options.max_message_size == 0 || options.max_message_size > (*via)->max_payload())
         return fail(std::errc::invalid_argument);
 
-    // Wait for the mailbox by watching for it (TIPC topology service, inotify) rather than
-    // retrying. Where the transport cannot watch (abstract names), or a connect still fails
-    // after the watch said the mailbox is there (a stale socket file), connect again after
-    // growing pauses, up to 50 ms apart.
-    const deadline until(options.wait_for_mailbox);
-    auto pause = std::chrono::milliseconds(1);
-    bool waited = false;
-    for (;;) {
-        auto fd = (*via)->connect(where, until);
-        if (fd)
-            return sender(
-                std::make_unique<impl>(where, *via, std::move(*fd), options.max_message_size));
-        if (!options.wait_for_mailbox || !not_there_yet(fd.error()))
-            return std::unexpected(fd.error());
-        if (until.passed())
-            return fail(std::errc::timed_out);
-        if (waited) {
-            const auto left = std::chrono::milliseconds(until.poll_ms());
-            std::this_thread::sleep_for(std::min(pause, left));
-            pause = std::min(pause * 2, std::chrono::milliseconds(50));
-            if (until.passed())
-                return fail(std::errc::timed_out);
-        }
-        if (auto seen = (*via)->wait_for_listener(where, until); !seen)
-            return std::unexpected(seen.error());
-        waited = true;
-    }
+    auto fd = connect_waiting(**via, where, options.wait_for_mailbox);
+    if (!fd)
+        return std::unexpected(fd.error());
+    return sender(std::make_unique<impl>(where, *via, std::move(*fd), options.max_message_size));
 }
 
 result<void> sender::send(long type, std::span<const std::byte> payload, send_flags flags,

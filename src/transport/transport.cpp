@@ -1,6 +1,9 @@
 #include "transport/transport.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <sys/socket.h>
+#include <thread>
 
 namespace seqmq::detail {
 
@@ -17,6 +20,39 @@ result<const transport*> transport_for(const address& where) {
         return transport_for(where.resolve());
     }
     return std::unexpected(make_error_code(errc::bad_scheme));
+}
+
+namespace {
+
+// Errors of connect() that mean "nothing listens there yet", worth waiting through.
+bool not_there_yet(const std::error_code& e) {
+    return e == std::errc::no_such_file_or_directory || e == std::errc::connection_refused ||
+           e == std::errc::host_unreachable;
+}
+
+} // namespace
+
+result<unique_fd> connect_waiting(const transport& via, const address& where, timeout wait) {
+    const deadline until(wait);
+    auto pause = std::chrono::milliseconds(1);
+    bool waited = false;
+    for (;;) {
+        auto fd = via.connect(where, until);
+        if (fd || !wait || !not_there_yet(fd.error()))
+            return fd;
+        if (until.passed())
+            return std::unexpected(std::make_error_code(std::errc::timed_out));
+        if (waited) {
+            const auto left = std::chrono::milliseconds(until.poll_ms());
+            std::this_thread::sleep_for(std::min(pause, left));
+            pause = std::min(pause * 2, std::chrono::milliseconds(50));
+            if (until.passed())
+                return std::unexpected(std::make_error_code(std::errc::timed_out));
+        }
+        if (auto seen = via.wait_for_listener(where, until); !seen)
+            return std::unexpected(seen.error());
+        waited = true;
+    }
 }
 
 result<unique_fd> accept_connection(int listener) noexcept {

@@ -68,6 +68,14 @@ public:
 /// Errors: backend_unavailable for TIPC on a kernel without it.
 result<const transport*> transport_for(const address& where);
 
+/// Connects to the listener at `where` (a mailbox or seqmqd). With a wait, a listener that is
+/// not there yet is waited for by watching for it (TIPC topology service, inotify) rather than
+/// retrying; where the transport cannot watch (abstract names), or a connect still fails after
+/// the watch said the listener is there (a stale socket file), it connects again after growing
+/// pauses, up to 50 ms apart. Without a wait (std::nullopt), one attempt.
+/// Errors: as transport::connect; timed_out; interrupted.
+result<unique_fd> connect_waiting(const transport& via, const address& where, timeout wait);
+
 /// Accepts one pending connection (non-blocking, close-on-exec).
 /// Errors: resource_unavailable_try_again when none is pending; the errno of accept4.
 result<unique_fd> accept_connection(int listener) noexcept;
