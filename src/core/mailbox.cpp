@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -290,13 +291,16 @@ struct mailbox::impl {
     }
 
     // The opt-in spin before sleeping: polls epoll without blocking for up to options.spin.
-    // Returns true when something became ready.
+    // Each turn yields the CPU: when the sender runs on this same CPU, a spin that kept the CPU
+    // would only delay the message it waits for (measured: 110 µs round trips with a 50 µs
+    // spin instead of 5.6 µs without). Returns true when something became ready.
     bool spin_for_events() {
         const auto stop = std::chrono::steady_clock::now() + options.spin;
         do {
             auto n = poll_events(0);
             if (!n || *n > 0)
                 return n.has_value();
+            ::sched_yield();
         } while (std::chrono::steady_clock::now() < stop);
         return false;
     }
