@@ -226,6 +226,25 @@ private:
 
 // ---- one function per netlink request ----
 
+// One dump request: every reply message parsed by `parse` (returning result<T>), in order.
+template <class T, class Parse>
+result<std::vector<T>> dump(netlink_socket& nl, std::uint8_t command, Parse parse) {
+    auto msg = netlink_message::create(nl.family(), command, kind::dump);
+    if (!msg)
+        return fail(msg.error());
+    std::vector<T> items;
+    auto done = nl.transact(*msg, [&](const netlink_attributes& top) -> result<void> {
+        auto item = parse(top);
+        if (!item)
+            return fail(item.error());
+        items.push_back(std::move(*item));
+        return {};
+    });
+    if (!done)
+        return fail(done.error());
+    return items;
+}
+
 // TIPC_NL_NET_GET (a dump of one entry): identity, address, network id.
 result<node_info> request_net_get(netlink_socket& nl) {
     auto msg = netlink_message::create(nl.family(), TIPC_NL_NET_GET, kind::dump);
@@ -389,93 +408,73 @@ result<void> request_bearer_disable(netlink_socket& nl, std::string_view name) {
 
 // TIPC_NL_BEARER_GET as a dump: every enabled bearer.
 result<std::vector<bearer_info>> request_bearer_dump(netlink_socket& nl) {
-    auto msg = netlink_message::create(nl.family(), TIPC_NL_BEARER_GET, kind::dump);
-    if (!msg)
-        return fail(msg.error());
-    std::vector<bearer_info> bearers;
-    auto done = nl.transact(*msg, [&](const netlink_attributes& top) -> result<void> {
-        const auto bearer = top.nested(TIPC_NLA_BEARER, TIPC_NLA_BEARER_MAX);
-        auto name = bearer.string(TIPC_NLA_BEARER_NAME);
-        if (!name)
-            return fail(errc::bad_reply);
-        bearer_info b;
-        b.name = std::move(*name);
-        b.media = b.name.substr(0, b.name.find(':'));
-        const auto props = bearer.nested(TIPC_NLA_BEARER_PROP, TIPC_NLA_PROP_MAX);
-        b.priority = props.u32(TIPC_NLA_PROP_PRIO).value_or(0);
-        b.tolerance_ms = props.u32(TIPC_NLA_PROP_TOL).value_or(0);
-        b.window = props.u32(TIPC_NLA_PROP_WIN).value_or(0);
-        b.mtu = props.u32(TIPC_NLA_PROP_MTU).value_or(0);
-        const auto udp = bearer.nested(TIPC_NLA_BEARER_UDP_OPTS, TIPC_NLA_UDP_MAX);
-        b.udp_local = format_endpoint(udp.bytes(TIPC_NLA_UDP_LOCAL));
-        b.udp_remote = format_endpoint(udp.bytes(TIPC_NLA_UDP_REMOTE));
-        b.udp_replicast = udp.has(TIPC_NLA_UDP_MULTI_REMOTEIP);
-        bearers.push_back(std::move(b));
-        return {};
-    });
-    if (!done)
-        return fail(done.error());
-    return bearers;
+    return dump<bearer_info>(
+        nl, TIPC_NL_BEARER_GET, [&](const netlink_attributes& top) -> result<bearer_info> {
+            const auto bearer = top.nested(TIPC_NLA_BEARER, TIPC_NLA_BEARER_MAX);
+            auto name = bearer.string(TIPC_NLA_BEARER_NAME);
+            if (!name)
+                return fail(errc::bad_reply);
+            bearer_info b;
+            b.name = std::move(*name);
+            b.media = b.name.substr(0, b.name.find(':'));
+            const auto props = bearer.nested(TIPC_NLA_BEARER_PROP, TIPC_NLA_PROP_MAX);
+            b.priority = props.u32(TIPC_NLA_PROP_PRIO).value_or(0);
+            b.tolerance_ms = props.u32(TIPC_NLA_PROP_TOL).value_or(0);
+            b.window = props.u32(TIPC_NLA_PROP_WIN).value_or(0);
+            b.mtu = props.u32(TIPC_NLA_PROP_MTU).value_or(0);
+            const auto udp = bearer.nested(TIPC_NLA_BEARER_UDP_OPTS, TIPC_NLA_UDP_MAX);
+            b.udp_local = format_endpoint(udp.bytes(TIPC_NLA_UDP_LOCAL));
+            b.udp_remote = format_endpoint(udp.bytes(TIPC_NLA_UDP_REMOTE));
+            b.udp_replicast = udp.has(TIPC_NLA_UDP_MULTI_REMOTEIP);
+            return b;
+        });
 }
 
 // TIPC_NL_NODE_GET as a dump: the address of every node this one knows, itself included.
 result<std::vector<std::uint32_t>> request_node_dump(netlink_socket& nl) {
-    auto msg = netlink_message::create(nl.family(), TIPC_NL_NODE_GET, kind::dump);
-    if (!msg)
-        return fail(msg.error());
-    std::vector<std::uint32_t> nodes;
-    auto done = nl.transact(*msg, [&](const netlink_attributes& top) -> result<void> {
-        const auto address = top.nested(TIPC_NLA_NODE, TIPC_NLA_NODE_MAX).u32(TIPC_NLA_NODE_ADDR);
-        if (!address)
-            return fail(errc::bad_reply);
-        nodes.push_back(*address);
-        return {};
-    });
-    if (!done)
-        return fail(done.error());
-    return nodes;
+    return dump<std::uint32_t>(
+        nl, TIPC_NL_NODE_GET, [&](const netlink_attributes& top) -> result<std::uint32_t> {
+            const auto address =
+                top.nested(TIPC_NLA_NODE, TIPC_NLA_NODE_MAX).u32(TIPC_NLA_NODE_ADDR);
+            if (!address)
+                return fail(errc::bad_reply);
+            return *address;
+        });
 }
 
 // TIPC_NL_LINK_GET as a dump: the broadcast link, then each link to a peer.
 result<std::vector<link_info>> request_link_dump(netlink_socket& nl) {
-    auto msg = netlink_message::create(nl.family(), TIPC_NL_LINK_GET, kind::dump);
-    if (!msg)
-        return fail(msg.error());
-    std::vector<link_info> links;
-    auto done = nl.transact(*msg, [&](const netlink_attributes& top) -> result<void> {
-        const auto link = top.nested(TIPC_NLA_LINK, TIPC_NLA_LINK_MAX);
-        auto name = link.string(TIPC_NLA_LINK_NAME);
-        if (!name)
-            return fail(errc::bad_reply);
-        link_info l;
-        l.name = std::move(*name);
-        l.up = link.has(TIPC_NLA_LINK_UP);
-        l.active = link.has(TIPC_NLA_LINK_ACTIVE);
-        l.broadcast = link.has(TIPC_NLA_LINK_BROADCAST);
-        // TIPC_NLA_LINK_DEST is not the peer (the kernel sends its own cluster mask there); the
-        // peer is found by name afterwards.
-        l.mtu = link.u32(TIPC_NLA_LINK_MTU).value_or(0);
-        const auto props = link.nested(TIPC_NLA_LINK_PROP, TIPC_NLA_PROP_MAX);
-        l.priority = props.u32(TIPC_NLA_PROP_PRIO).value_or(0);
-        l.tolerance_ms = props.u32(TIPC_NLA_PROP_TOL).value_or(0);
-        l.window = props.u32(TIPC_NLA_PROP_WIN).value_or(0);
-        // As iproute2 counts: a unicast link's totals include protocol (info) messages.
-        const auto stats = link.nested(TIPC_NLA_LINK_STATS, TIPC_NLA_STATS_MAX);
-        const std::uint32_t rx_info = stats.u32(TIPC_NLA_STATS_RX_INFO).value_or(0);
-        const std::uint32_t tx_info = stats.u32(TIPC_NLA_STATS_TX_INFO).value_or(0);
-        if (l.broadcast) {
-            l.rx_packets = rx_info;
-            l.tx_packets = tx_info;
-        } else {
-            l.rx_packets = link.u32(TIPC_NLA_LINK_RX).value_or(0) - rx_info;
-            l.tx_packets = link.u32(TIPC_NLA_LINK_TX).value_or(0) - tx_info;
-        }
-        links.push_back(std::move(l));
-        return {};
-    });
-    if (!done)
-        return fail(done.error());
-    return links;
+    return dump<link_info>(
+        nl, TIPC_NL_LINK_GET, [&](const netlink_attributes& top) -> result<link_info> {
+            const auto link = top.nested(TIPC_NLA_LINK, TIPC_NLA_LINK_MAX);
+            auto name = link.string(TIPC_NLA_LINK_NAME);
+            if (!name)
+                return fail(errc::bad_reply);
+            link_info l;
+            l.name = std::move(*name);
+            l.up = link.has(TIPC_NLA_LINK_UP);
+            l.active = link.has(TIPC_NLA_LINK_ACTIVE);
+            l.broadcast = link.has(TIPC_NLA_LINK_BROADCAST);
+            // TIPC_NLA_LINK_DEST is not the peer (the kernel sends its own cluster mask there); the
+            // peer is found by name afterwards.
+            l.mtu = link.u32(TIPC_NLA_LINK_MTU).value_or(0);
+            const auto props = link.nested(TIPC_NLA_LINK_PROP, TIPC_NLA_PROP_MAX);
+            l.priority = props.u32(TIPC_NLA_PROP_PRIO).value_or(0);
+            l.tolerance_ms = props.u32(TIPC_NLA_PROP_TOL).value_or(0);
+            l.window = props.u32(TIPC_NLA_PROP_WIN).value_or(0);
+            // As iproute2 counts: a unicast link's totals include protocol (info) messages.
+            const auto stats = link.nested(TIPC_NLA_LINK_STATS, TIPC_NLA_STATS_MAX);
+            const std::uint32_t rx_info = stats.u32(TIPC_NLA_STATS_RX_INFO).value_or(0);
+            const std::uint32_t tx_info = stats.u32(TIPC_NLA_STATS_TX_INFO).value_or(0);
+            if (l.broadcast) {
+                l.rx_packets = rx_info;
+                l.tx_packets = tx_info;
+            } else {
+                l.rx_packets = link.u32(TIPC_NLA_LINK_RX).value_or(0) - rx_info;
+                l.tx_packets = link.u32(TIPC_NLA_LINK_TX).value_or(0) - tx_info;
+            }
+            return l;
+        });
 }
 
 // How the kernel writes a node into a link name (tipc_nodeid2string, then the 32-bit address in

@@ -1,5 +1,6 @@
 // `seqmq send|recv|peek|ls|stat|set|rm|watch|info`: queues hosted by seqmqd, from the shell.
 #include "tools/commands.hpp"
+#include "tools/json.hpp"
 
 #include <seqmq/queue.hpp>
 
@@ -189,35 +190,6 @@ int report(std::string_view command, std::string_view queue_name, const std::err
 }
 
 // --- output --------------------------------------------------------------------------------------
-
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (c < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                out += buf;
-            } else {
-                out += char(c);
-            }
-        }
-    }
-    return out + "\"";
-}
 
 std::string as_text(const std::vector<std::byte>& d) {
     return {reinterpret_cast<const char*>(d.data()), d.size()};

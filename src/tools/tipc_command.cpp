@@ -1,6 +1,7 @@
 // `seqmq tipc ...`: TIPC configuration from the command line, over seqmq/tipc.hpp.
 
 #include "tools/commands.hpp"
+#include "tools/json.hpp"
 
 #include <seqmq/tipc.hpp>
 
@@ -18,6 +19,7 @@
 namespace {
 
 namespace tipc = seqmq::tipc;
+using seqmq::tool::json_string;
 using args_type = std::span<const std::string_view>;
 
 enum exit_status : int { done = 0, failed = 1, usage_error = 2 };
@@ -124,35 +126,6 @@ bool is_bad_input(const std::error_code& ec) {
 int report(std::string_view what, const std::error_code& ec) {
     std::cerr << "seqmq tipc: " << what << ": " << ec.message() << hint_for(ec) << "\n";
     return is_bad_input(ec) ? usage_error : failed;
-}
-
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char escaped[8];
-                std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned char>(c));
-                out += escaped;
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out + "\"";
 }
 
 std::string json_bool(bool b) {

@@ -4,7 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "daemon_fixture.hpp"
-#include "transport/transport.hpp"
+#include "tipc_support.hpp"
 
 #include <seqmq/queue.hpp>
 
@@ -13,15 +13,7 @@ using namespace daemon_test;
 
 namespace {
 
-struct require_tipc {
-    require_tipc() {
-        if (!seqmq::detail::tipc_transport()) {
-            std::printf("SKIP: TIPC not available in this kernel\n");
-            std::fflush(stdout);
-            std::_Exit(77);
-        }
-    }
-};
+using seqmq::test::require_tipc;
 BOOST_TEST_GLOBAL_FIXTURE(require_tipc);
 
 std::string tipc_service() {

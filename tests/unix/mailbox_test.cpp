@@ -10,6 +10,7 @@
 #include <seqmq/mailbox.hpp>
 #include <seqmq/sender.hpp>
 
+#include "tipc_support.hpp"
 #include "transport/transport.hpp"
 #include "wire/frame.hpp"
 
@@ -60,17 +61,7 @@ pid_t reported_pid(pid_t pid) {
 }
 
 #ifdef SEQMQ_TEST_TIPC
-// TIPC tests need a kernel with TIPC: without one the whole executable is a skip (exit 77),
-// never a pass. tests/run-tipc-test runs it inside a TIPC guest on hosts that lack TIPC.
-struct require_tipc {
-    require_tipc() {
-        if (!seqmq::detail::tipc_transport()) {
-            std::printf("SKIP: TIPC not available in this kernel\n");
-            std::fflush(stdout);
-            std::_Exit(77);
-        }
-    }
-};
+using seqmq::test::require_tipc;
 BOOST_TEST_GLOBAL_FIXTURE(require_tipc);
 #endif
 
