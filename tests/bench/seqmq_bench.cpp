@@ -1,15 +1,28 @@
-// seqmq_bench: ping-pong round-trip time and one-way throughput of a seqmq mailbox, side by side
-// with the kernel's own queues (SysV msgq, POSIX mq) and raw AF_UNIX SEQPACKET, each between two
-// processes. A program that prints a table (and, with --json, a file), never a test: nothing here
-// asserts a timing.
+// seqmq_bench: seqmq side by side with the queues it replaces, in one run (issue 5):
+//   transfer  ping-pong round trip (p50, p99) and one-way throughput between two processes, for
+//             each message size: SysV msgq, POSIX mq, raw AF_UNIX SEQPACKET (plain, recvmmsg
+//             batch 32), the seqmq mailbox, and a seqmq::queue through seqmqd;
+//   depth     selective receive of a tail message and listing of the whole backlog at depths
+//             100 .. 100k: SysV msgrcv / MSG_COPY, an AF_UNIX SO_PEEK_OFF walk, the mailbox;
+//             with --plot, a log-log PNG of time per operation against depth;
+//   senders   1, 4, 16 sender processes into one mailbox (and one SysV queue);
+//   steady    heap allocations per message in the steady state, and the stash's peak bytes.
+// With --transport tipc (inside a TIPC kernel or tests/bench/run-tipc-bench.sh's guest):
+// raw TIPC SEQPACKET and the mailbox over TIPC next to AF_UNIX, optionally across two network
+// namespaces (--netns). A program that prints tables (and, with --json, a file), never a test:
+// nothing here asserts a timing.
 //
 // Larger queues or messages than the host's SysV/POSIX limits allow are only set up inside a
-// private IPC namespace (unshare(CLONE_NEWIPC) at start); the host's limits are never changed.
-// Without one, a peer that would need more than the host allows is reported as skipped.
+// private IPC namespace (unshare(CLONE_NEWIPC) at start), and the AF_UNIX backlog of the depth
+// suite inside a private network namespace; the host's limits are never changed.
+
+#include "bench.hpp"
+#include "depth.hpp"
 
 #include <seqmq/address.hpp>
 #include <seqmq/mailbox.hpp>
 #include <seqmq/message.hpp>
+#include <seqmq/queue.hpp>
 #include <seqmq/sender.hpp>
 
 #include <algorithm>
@@ -23,13 +36,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <linux/tipc.h>
 #include <map>
 #include <memory>
 #include <mqueue.h>
 #include <optional>
+#include <regex>
 #include <sched.h>
+#include <set>
 #include <span>
 #include <sstream>
 #include <stdexcept>
@@ -37,28 +54,52 @@
 #include <string_view>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <vector>
 
+#ifndef SEQMQ_BENCH_DAEMON
+#define SEQMQ_BENCH_DAEMON ""
+#endif
+
 namespace {
+
+using namespace seqmq_bench;
 
 // ---------------------------------------------------------------------------------------------
 // Settings.
 
-struct settings {
-    std::size_t messages = 200000;  // throughput: messages per run (scaled down above 1 KiB)
-    std::size_t roundtrips = 20000; // ping-pong: measured round trips per run
-    std::size_t repeat = 5;
-    std::vector<std::size_t> sizes{64};
-    std::vector<std::string> peers{"sysv", "posix", "unix", "unix-mmsg", "seqmq"};
-    std::string json_path;
-};
+const std::vector<std::string> known_peers{"sysv",  "posix",       "unix",       "unix-mmsg",
+                                           "seqmq", "seqmq-batch", "seqmq-spin", "daemon",
+                                           "tipc",  "seqmq-tipc"};
+const std::vector<std::string> known_suites{"transfer", "depth", "senders", "steady"};
 
-const std::vector<std::string> known_peers{"sysv", "posix", "unix", "unix-mmsg", "seqmq"};
+struct settings {
+    std::size_t messages = 100000;  // throughput: messages per run (scaled down above 1 KiB)
+    std::size_t roundtrips = 10000; // ping-pong: measured round trips per run
+    std::size_t repeat = 5;
+    std::vector<std::size_t> sizes{16, 64, 1024, 8192, 65536};
+    std::vector<std::string> peers{"sysv",  "posix",       "unix",       "unix-mmsg",
+                                   "seqmq", "seqmq-batch", "seqmq-spin", "daemon"};
+    std::vector<std::string> suites = known_suites;
+    depth_settings depth;
+    senders_settings senders;
+    std::string json_path, plot_path, daemon_path = SEQMQ_BENCH_DAEMON;
+    bool tipc = false;                // --transport tipc
+    std::vector<std::string> netns;   // --netns A,B: parent in A, child in B
+    std::vector<std::string> compare; // --compare OLD NEW
+    bool quick = false;
+    bool wants(const std::string& suite) const {
+        return std::find(suites.begin(), suites.end(), suite) != suites.end();
+    }
+    bool wants_peer(const std::string& p) const {
+        return std::find(peers.begin(), peers.end(), p) != peers.end();
+    }
+};
 
 constexpr std::size_t default_queue_bytes = 16384; // Linux msgmnb; seqmq's default capacity
 constexpr std::size_t mmsg_batch = 32;
@@ -66,16 +107,36 @@ constexpr int watchdog_seconds = 120;
 
 void usage(std::ostream& out) {
     out << "usage: seqmq_bench [options]\n"
-           "  --messages N     messages per throughput run (default 200000; above 1 KiB scaled\n"
+           "  (default: every suite, sizes 16,64,1K,8K,64K, medians of 5; about 4 minutes on 2 "
+           "cores)\n"
+           "  --quick          a short run: 3 repetitions, fewer messages, depths up to 10k\n"
+           "  --suites LIST    of transfer,depth,senders,steady (default all)\n"
+           "  --messages N     messages per throughput run (default 100000; above 1 KiB scaled\n"
            "                   down to about the same number of bytes, at least 2000)\n"
-           "  --roundtrips N   measured ping-pong round trips per run (default 20000)\n"
+           "  --roundtrips N   measured ping-pong round trips per run (default 10000)\n"
            "  --repeat R       runs per measurement; the median is reported (default 5)\n"
-           "  --sizes LIST     message sizes, e.g. 16,64,1K,8K,64K (default 64)\n"
-           "  --peers LIST     of sysv,posix,unix,unix-mmsg,seqmq (default all)\n"
-           "  --json FILE      also write the results as JSON\n";
+           "  --sizes LIST     message sizes, e.g. 16,64,1K,8K,64K (the default)\n"
+           "  --peers LIST     of sysv,posix,unix,unix-mmsg,seqmq,seqmq-batch,seqmq-spin,daemon,\n"
+           "                   tipc,seqmq-tipc (default all but the two TIPC ones)\n"
+           "  --depths LIST    queue depths of the depth suite (default 100,1k,10k,100k; 1k = "
+           "1000)\n"
+           "  --full-walk-max N  MSG_COPY / SO_PEEK_OFF walks of deeper queues are timed at\n"
+           "                   --walk-samples positions and extrapolated (default 10000)\n"
+           "  --walk-samples K positions timed in such a walk (default 1000)\n"
+           "  --daemon PATH    the seqmqd executable (default: the one built with this)\n"
+           "  --transport tipc raw TIPC and the mailbox over TIPC next to AF_UNIX (transfer "
+           "only;\n"
+           "                   ratios to raw AF_UNIX); needs a kernel with TIPC\n"
+           "  --netns A,B      run the parent (receiver) in network namespace A and the child\n"
+           "                   in B (/run/netns/NAME), e.g. two TIPC nodes of "
+           "netns-scripts/cluster\n"
+           "  --plot FILE.png  write the depth suite's log-log plot (gnuplot)\n"
+           "  --json FILE      also write the results as JSON (one record a line)\n"
+           "  --compare OLD NEW  compare two --json files; refused if their message counts "
+           "differ\n";
 }
 
-std::size_t parse_count(std::string_view text, std::string_view option) {
+std::size_t parse_count(std::string_view text, std::string_view option, bool decimal_k = false) {
     std::string s(text);
     std::size_t multiplier = 1;
     auto ends_with = [&](std::string_view suffix) {
@@ -86,9 +147,9 @@ std::size_t parse_count(std::string_view text, std::string_view option) {
         return false;
     };
     if (ends_with("KiB") || ends_with("K") || ends_with("k"))
-        multiplier = 1024;
+        multiplier = decimal_k ? 1000 : 1024;
     else if (ends_with("MiB") || ends_with("M"))
-        multiplier = 1024 * 1024;
+        multiplier = decimal_k ? 1000000 : 1024 * 1024;
     char* end = nullptr;
     errno = 0;
     unsigned long long v = std::strtoull(s.c_str(), &end, 10);
@@ -111,45 +172,123 @@ std::vector<std::string> split(std::string_view text) {
     return parts;
 }
 
+void check_names(const std::vector<std::string>& names, const std::vector<std::string>& known,
+                 std::string_view option) {
+    for (const auto& n : names)
+        if (std::find(known.begin(), known.end(), n) == known.end()) {
+            std::string all;
+            for (const auto& k : known)
+                all += (all.empty() ? "" : ",") + k;
+            throw std::invalid_argument(std::string(option) + ": unknown " + n + " (known: " + all +
+                                        ")");
+        }
+}
+
 settings parse_arguments(int argc, char** argv) {
     settings s;
+    std::optional<std::size_t> messages, roundtrips, repeat;
+    std::optional<std::vector<std::size_t>> sizes, depths;
+    std::optional<std::vector<std::string>> peers;
+    std::optional<std::size_t> full_walk_max, walk_samples;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             usage(std::cout);
             std::exit(0);
         }
+        if (arg == "--quick") {
+            s.quick = true;
+            continue;
+        }
+        if (arg == "--compare") {
+            if (i + 2 >= argc)
+                throw std::invalid_argument("--compare needs two files");
+            s.compare = {argv[i + 1], argv[i + 2]};
+            i += 2;
+            continue;
+        }
         if (i + 1 >= argc)
             throw std::invalid_argument(std::string(arg) + ": needs a value (see --help)");
         std::string_view value = argv[++i];
+        auto list = [&](bool decimal_k) {
+            std::vector<std::size_t> v;
+            for (const auto& part : split(value))
+                v.push_back(parse_count(part, arg, decimal_k));
+            return v;
+        };
         if (arg == "--messages")
-            s.messages = parse_count(value, arg);
+            messages = parse_count(value, arg, true);
         else if (arg == "--roundtrips")
-            s.roundtrips = parse_count(value, arg);
+            roundtrips = parse_count(value, arg, true);
         else if (arg == "--repeat")
-            s.repeat = parse_count(value, arg);
+            repeat = parse_count(value, arg);
         else if (arg == "--json")
             s.json_path = value;
-        else if (arg == "--sizes") {
-            s.sizes.clear();
-            for (const auto& part : split(value))
-                s.sizes.push_back(parse_count(part, arg));
-        } else if (arg == "--peers") {
-            s.peers = split(value);
-            for (const auto& p : s.peers)
-                if (std::find(known_peers.begin(), known_peers.end(), p) == known_peers.end())
-                    throw std::invalid_argument("--peers: unknown peer " + p +
-                                                " (known: sysv,posix,unix,unix-mmsg,seqmq)");
+        else if (arg == "--plot")
+            s.plot_path = value;
+        else if (arg == "--daemon")
+            s.daemon_path = value;
+        else if (arg == "--sizes")
+            sizes = list(false);
+        else if (arg == "--depths")
+            depths = list(true);
+        else if (arg == "--full-walk-max")
+            full_walk_max = parse_count(value, arg, true);
+        else if (arg == "--walk-samples")
+            walk_samples = parse_count(value, arg, true);
+        else if (arg == "--peers") {
+            peers = split(value);
+            check_names(*peers, known_peers, arg);
+        } else if (arg == "--suites") {
+            s.suites = split(value);
+            check_names(s.suites, known_suites, arg);
+        } else if (arg == "--transport") {
+            if (value != "tipc" && value != "unix")
+                throw std::invalid_argument("--transport: tipc or unix");
+            s.tipc = value == "tipc";
+        } else if (arg == "--netns") {
+            s.netns = split(value);
+            if (s.netns.size() != 2)
+                throw std::invalid_argument("--netns: two namespace names, A,B");
         } else
             throw std::invalid_argument("unknown option " + std::string(arg) + " (see --help)");
     }
-    if (s.messages == 0 || s.roundtrips == 0 || s.repeat == 0)
-        throw std::invalid_argument("--messages, --roundtrips and --repeat must be at least 1");
-    if (s.sizes.empty() || s.peers.empty())
-        throw std::invalid_argument("--sizes and --peers need at least one entry");
+    if (s.quick) {
+        s.messages = 20000;
+        s.roundtrips = 2000;
+        s.repeat = 3;
+        s.depth.depths = {100, 1000, 10000};
+        s.depth.full_walk_max = 1000;
+        s.depth.walk_samples = 200;
+        s.senders.messages = 20000;
+    }
+    if (s.tipc) {
+        s.suites = {"transfer"};
+        s.sizes = {64, 1024};
+        s.peers = {"unix", "seqmq", "tipc", "seqmq-tipc"};
+    }
+    s.messages = messages.value_or(s.messages);
+    s.roundtrips = roundtrips.value_or(s.roundtrips);
+    s.repeat = repeat.value_or(s.repeat);
+    s.sizes = sizes.value_or(s.sizes);
+    s.peers = peers.value_or(s.peers);
+    s.depth.depths = depths.value_or(s.depth.depths);
+    s.depth.full_walk_max = full_walk_max.value_or(s.depth.full_walk_max);
+    s.depth.walk_samples = walk_samples.value_or(s.depth.walk_samples);
+    s.depth.repeat = s.senders.repeat = s.repeat;
+    if (messages)
+        s.senders.messages = *messages;
+    if (s.messages == 0 || s.roundtrips == 0 || s.repeat == 0 || s.depth.walk_samples == 0)
+        throw std::invalid_argument(
+            "--messages, --roundtrips, --repeat and --walk-samples must be at least 1");
+    if (s.sizes.empty() || s.peers.empty() || s.depth.depths.empty())
+        throw std::invalid_argument("--sizes, --peers and --depths need at least one entry");
     for (std::size_t size : s.sizes)
         if (size == 0 || size > 65536)
             throw std::invalid_argument("--sizes: each size must be 1..65536 bytes");
+    for (std::size_t d : s.depth.depths)
+        if (d == 0 || d > 1000000)
+            throw std::invalid_argument("--depths: each depth must be 1..1000000");
     return s;
 }
 
@@ -175,57 +314,16 @@ std::size_t pingpong_queue_bytes_for(std::size_t size) {
 // ---------------------------------------------------------------------------------------------
 // The machine and its limits.
 
-std::string read_first_line(const char* path) {
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);
-    return line;
-}
-
-std::size_t read_number(const char* path) {
-    std::string line = read_first_line(path);
-    return line.empty() ? 0 : static_cast<std::size_t>(std::strtoull(line.c_str(), nullptr, 10));
-}
-
-bool write_number(const char* path, std::size_t value) {
-    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    std::string text = std::to_string(value);
-    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ::close(fd);
-    return ok;
-}
-
-struct machine {
-    std::string kernel, cpu;
-    long cpus = 0;
-};
-
-machine describe_machine() {
-    machine m;
-    utsname u{};
-    if (::uname(&u) == 0)
-        m.kernel = u.release;
-    m.cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    std::ifstream in("/proc/cpuinfo");
-    for (std::string line; std::getline(in, line);)
-        if (line.starts_with("model name")) {
-            auto colon = line.find(':');
-            m.cpu = colon == std::string::npos ? line : line.substr(colon + 2);
-            break;
-        }
-    return m;
-}
-
 struct ipc_limits {
-    bool private_namespace = false;
-    std::string note;
+    bool private_namespace = false, private_net = false;
+    std::string note, net_note;
     std::size_t msgmnb = 0, msgmax = 0;             // SysV
     std::size_t mq_msg_max = 0, mq_msgsize_max = 0; // POSIX
 };
 
-// Enters a private IPC namespace and raises the limits there to what the sizes need.
+// Enters a private IPC namespace and raises the limits there to what the sizes need; and, for
+// the depth suite's AF_UNIX backlog, a private network namespace (not with --transport tipc or
+// --netns, which need the namespaces they are given).
 ipc_limits set_up_ipc(const settings& s) {
     ipc_limits l;
     std::size_t largest = *std::max_element(s.sizes.begin(), s.sizes.end());
@@ -234,27 +332,53 @@ ipc_limits set_up_ipc(const settings& s) {
         l.private_namespace = true;
         std::size_t mnb = queue_bytes_for(largest);
         std::size_t max = std::max<std::size_t>(8192, largest);
-        bool ok = true;
-        if (read_number("/proc/sys/kernel/msgmnb") < mnb)
-            ok &= write_number("/proc/sys/kernel/msgmnb", mnb);
-        if (read_number("/proc/sys/kernel/msgmax") < max)
-            ok &= write_number("/proc/sys/kernel/msgmax", max);
-        if (read_number("/proc/sys/fs/mqueue/msgsize_max") < max)
-            ok &= write_number("/proc/sys/fs/mqueue/msgsize_max", max);
-        std::size_t depth = std::min<std::size_t>(65536, queue_bytes_for(smallest) / smallest);
-        if (read_number("/proc/sys/fs/mqueue/msg_max") < depth)
-            ok &= write_number("/proc/sys/fs/mqueue/msg_max", depth);
+        bool ok = raise_limit("/proc/sys/kernel/msgmnb", mnb) &&
+                  raise_limit("/proc/sys/kernel/msgmax", max) &&
+                  raise_limit("/proc/sys/fs/mqueue/msgsize_max", max) &&
+                  raise_limit("/proc/sys/fs/mqueue/msg_max",
+                              std::min<std::size_t>(65536, queue_bytes_for(smallest) / smallest));
         l.note = ok ? "private IPC namespace; SysV and POSIX mq limits raised inside it only"
                     : "private IPC namespace, but raising a limit in it failed";
     } else {
         l.note = std::string("no private IPC namespace (unshare: ") + std::strerror(errno) +
                  "); the host's SysV and POSIX mq limits apply";
     }
+    if (s.wants("depth") && !s.tipc && s.netns.empty()) {
+        if (::unshare(CLONE_NEWNET) == 0) {
+            l.private_net = true;
+            l.net_note = "private network namespace (for the AF_UNIX backlog's max_dgram_qlen)";
+        } else {
+            l.net_note =
+                std::string("no private network namespace (unshare: ") + std::strerror(errno) + ")";
+        }
+    }
     l.msgmnb = read_number("/proc/sys/kernel/msgmnb");
     l.msgmax = read_number("/proc/sys/kernel/msgmax");
     l.mq_msg_max = read_number("/proc/sys/fs/mqueue/msg_max");
     l.mq_msgsize_max = read_number("/proc/sys/fs/mqueue/msgsize_max");
     return l;
+}
+
+// Where the run's files go (unix:/path sockets, the daemon's socket): a private directory.
+const std::string& scratch_dir() {
+    static const std::string dir = [] {
+        std::string d = "/tmp/seqmq-bench-" + std::to_string(::getpid());
+        ::mkdir(d.c_str(), 0700);
+        return d;
+    }();
+    return dir;
+}
+
+void enter_netns(const std::string& name) {
+    std::string path = name.find('/') == std::string::npos ? "/run/netns/" + name : name;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die_errno("open " + path);
+    if (::setns(fd, CLONE_NEWNET) != 0) {
+        ::close(fd);
+        die_errno("setns " + path);
+    }
+    ::close(fd);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,20 +405,9 @@ public:
     /// Receives at least one message, blocking; returns how many (batching peers take several).
     /// Each must be `size` bytes long.
     virtual std::size_t receive(std::size_t size) = 0;
+    /// Sends what a batching endpoint still holds.
+    virtual void flush() {}
 };
-
-[[noreturn]] void die(const std::string& what) {
-    throw std::runtime_error(what);
-}
-[[noreturn]] void die_errno(const std::string& what) {
-    throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-void check_size(std::size_t got, std::size_t want, const char* who) {
-    if (got != want)
-        die(std::string(who) + ": received " + std::to_string(got) + " bytes, expected " +
-            std::to_string(want));
-}
 
 class peer {
 public:
@@ -476,6 +589,63 @@ private:
     std::array<std::string, 2> names_;
 };
 
+// One end of a connected SEQPACKET socket (AF_UNIX or AF_TIPC); optionally the receiver takes
+// up to 32 records per recvmmsg.
+class seqpacket_endpoint final : public endpoint {
+public:
+    seqpacket_endpoint(int fd, std::size_t size, bool batched)
+        : fd_(fd), out_buf_(size), in_buf_(size * (batched ? mmsg_batch : 1)), batched_(batched) {
+        std::size_t slots = batched ? mmsg_batch : 1;
+        iov_.resize(slots);
+        headers_.resize(slots);
+        for (std::size_t i = 0; i < slots; ++i) {
+            iov_[i] = {in_buf_.data() + i * size, size};
+            headers_[i] = {};
+            headers_[i].msg_hdr.msg_iov = &iov_[i];
+            headers_[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+    std::span<std::byte> payload() override { return out_buf_; }
+    void send(std::size_t size) override {
+        while (::send(fd_, out_buf_.data(), size, 0) < 0)
+            if (errno != EINTR)
+                die_errno("send");
+    }
+    std::size_t receive(std::size_t size) override {
+        if (!batched_) {
+            ssize_t n;
+            while ((n = ::recv(fd_, in_buf_.data(), size, MSG_TRUNC)) < 0)
+                if (errno != EINTR)
+                    die_errno("recv");
+            check_size(static_cast<std::size_t>(n), size, "recv");
+            return 1;
+        }
+        int n;
+        while ((n = ::recvmmsg(fd_, headers_.data(), static_cast<unsigned>(headers_.size()),
+                               MSG_WAITFORONE, nullptr)) < 0)
+            if (errno != EINTR)
+                die_errno("recvmmsg");
+        // recvmmsg counts the end of the stream (the sender has sent all and closed) as one
+        // more record of length 0, after the real ones; sizes here are never 0.
+        int records = 0;
+        for (; records < n && headers_[records].msg_len > 0; ++records) {
+            if (headers_[records].msg_hdr.msg_flags & MSG_TRUNC)
+                die("recvmmsg: a record longer than " + std::to_string(size));
+            check_size(headers_[records].msg_len, size, "recvmmsg");
+        }
+        if (records == 0)
+            die("recvmmsg: the sender closed the connection");
+        return static_cast<std::size_t>(records);
+    }
+
+private:
+    int fd_;
+    std::vector<std::byte> out_buf_, in_buf_;
+    std::vector<iovec> iov_;
+    std::vector<mmsghdr> headers_;
+    bool batched_;
+};
+
 // Raw AF_UNIX SOCK_SEQPACKET over a socketpair; optionally the receiver takes up to 32 records
 // per recvmmsg.
 class unix_peer final : public peer {
@@ -497,7 +667,7 @@ public:
         int mine = s == side::a ? 0 : 1;
         ::close(fds_[1 - mine]);
         fds_[1 - mine] = -1;
-        return std::make_unique<unix_endpoint>(fds_[mine], setup_.size, batched_);
+        return std::make_unique<seqpacket_endpoint>(fds_[mine], setup_.size, batched_);
     }
 
     void clean_up() override {
@@ -512,72 +682,31 @@ public:
     }
 
 private:
-    class unix_endpoint final : public endpoint {
-    public:
-        unix_endpoint(int fd, std::size_t size, bool batched)
-            : fd_(fd), out_buf_(size), in_buf_(size * (batched ? mmsg_batch : 1)),
-              batched_(batched) {
-            std::size_t slots = batched ? mmsg_batch : 1;
-            iov_.resize(slots);
-            headers_.resize(slots);
-            for (std::size_t i = 0; i < slots; ++i) {
-                iov_[i] = {in_buf_.data() + i * size, size};
-                headers_[i] = {};
-                headers_[i].msg_hdr.msg_iov = &iov_[i];
-                headers_[i].msg_hdr.msg_iovlen = 1;
-            }
-        }
-        std::span<std::byte> payload() override { return out_buf_; }
-        void send(std::size_t size) override {
-            while (::send(fd_, out_buf_.data(), size, 0) < 0)
-                if (errno != EINTR)
-                    die_errno("send");
-        }
-        std::size_t receive(std::size_t size) override {
-            if (!batched_) {
-                ssize_t n;
-                while ((n = ::recv(fd_, in_buf_.data(), size, MSG_TRUNC)) < 0)
-                    if (errno != EINTR)
-                        die_errno("recv");
-                check_size(static_cast<std::size_t>(n), size, "recv");
-                return 1;
-            }
-            int n;
-            while ((n = ::recvmmsg(fd_, headers_.data(), static_cast<unsigned>(headers_.size()),
-                                   MSG_WAITFORONE, nullptr)) < 0)
-                if (errno != EINTR)
-                    die_errno("recvmmsg");
-            // recvmmsg counts the end of the stream (the sender has sent all and closed) as one
-            // more record of length 0, after the real ones; sizes here are never 0.
-            int records = 0;
-            for (; records < n && headers_[records].msg_len > 0; ++records) {
-                if (headers_[records].msg_hdr.msg_flags & MSG_TRUNC)
-                    die("recvmmsg: a record longer than " + std::to_string(size));
-                check_size(headers_[records].msg_len, size, "recvmmsg");
-            }
-            if (records == 0)
-                die("recvmmsg: the sender closed the connection");
-            return static_cast<std::size_t>(records);
-        }
-
-    private:
-        int fd_;
-        std::vector<std::byte> out_buf_, in_buf_;
-        std::vector<iovec> iov_;
-        std::vector<mmsghdr> headers_;
-        bool batched_;
-    };
-
     bool batched_;
     run_setup setup_;
     std::array<int, 2> fds_{-1, -1};
 };
 
 // seqmq: ping-pong with a mailbox per process and a sender to the other one; throughput with
-// the parent's mailbox and the child's sender. Everything is opened after fork.
+// the parent's mailbox and the child's sender. Everything is opened after fork. The mailboxes
+// live at unix:@ addresses, unix:/path ones across network namespaces, or TIPC service
+// addresses.
 class seqmq_peer final : public peer {
 public:
-    std::string name() const override { return "seqmq-mailbox"; }
+    enum class where { unix_abstract, unix_path, tipc };
+    /// batch: the sender sends 32 messages per send_many (throughput only); spin: the mailbox
+    /// spins before sleeping (mailbox_options::spin), ping-pong only.
+    enum class mode { plain, batch, spin };
+    static constexpr std::size_t batch = 32;
+    static constexpr std::chrono::microseconds spin{50};
+    explicit seqmq_peer(where w, mode m = mode::plain) : where_(w), mode_(m) {}
+    std::string name() const override {
+        std::string n = where_ == where::tipc ? "seqmq-mailbox-tipc" : "seqmq-mailbox";
+        return mode_ == mode::batch ? n + "-batch32" : mode_ == mode::spin ? n + "-spin50us" : n;
+    }
+    bool does(workload w) const override {
+        return mode_ == mode::plain || (mode_ == mode::batch) == (w == workload::throughput);
+    }
 
     std::string prepare(const run_setup& setup) override {
         setup_ = setup;
@@ -587,11 +716,25 @@ public:
         return {};
     }
 
+    seqmq::address address_of(int index) const {
+        auto a = where_ == where::tipc
+                     ? seqmq::address::tipc(0x5e9a0000u + setup_.serial * 2 + index, 0)
+                 : where_ == where::unix_path
+                     ? seqmq::address::unix_path(scratch_dir() + "/" + names_[index] + ".sock")
+                     : seqmq::address::unix_abstract(names_[index]);
+        if (!a)
+            die("address " + names_[index] + ": " + a.error().message());
+        return *a;
+    }
+
     std::unique_ptr<endpoint> open(side s) override {
         int mine = s == side::a ? 0 : 1;
         seqmq::mailbox_options mo;
-        mo.max_message_size = std::max<std::size_t>(setup_.size, mo.max_message_size);
+        std::size_t limit = where_ == where::tipc ? 66000 - 24 : 65536;
+        mo.max_message_size = std::min(limit, std::max<std::size_t>(setup_.size, 8192));
         mo.capacity = std::max(setup_.queue_bytes, mo.max_message_size);
+        if (mode_ == mode::spin)
+            mo.spin = spin;
         seqmq::sender_options so;
         so.max_message_size = mo.max_message_size;
         so.wait_for_mailbox = std::chrono::seconds(10);
@@ -601,45 +744,67 @@ public:
         std::optional<seqmq::mailbox> box;
         std::optional<seqmq::sender> out;
         if (want_mailbox) {
-            auto where = seqmq::address::unix_abstract(names_[mine]);
-            if (!where)
-                die("address " + names_[mine] + ": " + where.error().message());
-            auto m = seqmq::mailbox::open(*where, mo);
+            auto a = address_of(mine);
+            auto m = seqmq::mailbox::open(a, mo);
             if (!m)
-                die("seqmq::mailbox::open(unix:@" + names_[mine] + "): " + m.error().message());
+                die("seqmq::mailbox::open(" + a.to_string() + "): " + m.error().message());
             box.emplace(std::move(*m));
         }
         if (want_sender) {
             int other = setup_.kind == workload::throughput ? 0 : 1 - mine;
-            auto where = seqmq::address::unix_abstract(names_[other]);
-            if (!where)
-                die("address " + names_[other] + ": " + where.error().message());
-            auto c = seqmq::sender::connect(*where, so);
+            auto a = address_of(other);
+            auto c = seqmq::sender::connect(a, so);
             if (!c)
-                die("seqmq::sender::connect(unix:@" + names_[other] + "): " + c.error().message());
+                die("seqmq::sender::connect(" + a.to_string() + "): " + c.error().message());
             out.emplace(std::move(*c));
         }
-        return std::make_unique<seqmq_endpoint>(std::move(box), std::move(out), setup_.size);
+        return std::make_unique<seqmq_endpoint>(std::move(box), std::move(out), setup_.size,
+                                                mode_ == mode::batch ? batch : 1);
     }
 
     void clean_up() override {}
 
     std::string queue_note(const run_setup& setup) const override {
+        std::string at = where_ == where::tipc        ? "; TIPC"
+                         : where_ == where::unix_path ? "; unix:/path"
+                                                      : "";
+        std::string how = mode_ == mode::batch  ? "; send_many of 32"
+                          : mode_ == mode::spin ? "; spin 50 µs before sleeping"
+                                                : "";
         return "capacity " + std::to_string(std::max<std::size_t>(setup.queue_bytes, 8192)) +
-               " (= msg_qbytes) + socket buffer";
+               " (= msg_qbytes) + socket buffer" + at + how;
     }
 
 private:
     class seqmq_endpoint final : public endpoint {
     public:
         seqmq_endpoint(std::optional<seqmq::mailbox> box, std::optional<seqmq::sender> out,
-                       std::size_t size)
-            : box_(std::move(box)), out_(std::move(out)), out_buf_(size), in_buf_(size) {}
+                       std::size_t size, std::size_t batch)
+            : box_(std::move(box)), out_(std::move(out)), out_buf_(size), in_buf_(size),
+              batch_(batch) {
+            pending_.reserve(batch);
+        }
         std::span<std::byte> payload() override { return out_buf_; }
         void send(std::size_t size) override {
+            if (batch_ > 1) {
+                pending_.push_back({1, std::span<const std::byte>(out_buf_.data(), size)});
+                if (pending_.size() == batch_)
+                    flush();
+                return;
+            }
             auto r = out_->send(1, std::span<const std::byte>(out_buf_.data(), size));
             if (!r)
                 die("seqmq::sender::send: " + r.error().message());
+        }
+        void flush() override {
+            std::span<const seqmq::outgoing_message> left(pending_);
+            while (!left.empty()) {
+                auto r = out_->send_many(left);
+                if (!r)
+                    die("seqmq::sender::send_many: " + r.error().message());
+                left = left.subspan(*r);
+            }
+            pending_.clear();
         }
         std::size_t receive(std::size_t size) override {
             auto r = box_->receive(std::span<std::byte>(in_buf_.data(), size));
@@ -653,8 +818,214 @@ private:
         std::optional<seqmq::mailbox> box_;
         std::optional<seqmq::sender> out_;
         std::vector<std::byte> out_buf_, in_buf_;
+        std::size_t batch_;
+        std::vector<seqmq::outgoing_message> pending_;
     };
 
+    where where_;
+    mode mode_;
+    run_setup setup_;
+    std::array<std::string, 2> names_;
+};
+
+// Raw TIPC SOCK_SEQPACKET: the parent listens on a service address (cluster scope) before fork,
+// the child connects to it (retrying while the name has not reached its node), one connection
+// for both directions.
+class tipc_peer final : public peer {
+public:
+    std::string name() const override { return "tipc-seqpacket"; }
+
+    std::string prepare(const run_setup& setup) override {
+        setup_ = setup;
+        listener_ = ::socket(AF_TIPC, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (listener_ < 0)
+            return std::string("socket(AF_TIPC): ") + std::strerror(errno);
+        sockaddr_tipc a = service(setup.serial);
+        a.scope = TIPC_CLUSTER_SCOPE;
+        if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::listen(listener_, 4) != 0)
+            die_errno("bind/listen on a TIPC service");
+        return {};
+    }
+
+    std::unique_ptr<endpoint> open(side s) override {
+        if (s == side::a) {
+            while ((fd_ = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC)) < 0)
+                if (errno != EINTR)
+                    die_errno("accept (TIPC)");
+        } else {
+            ::close(listener_);
+            listener_ = -1;
+            fd_ = ::socket(AF_TIPC, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+            if (fd_ < 0)
+                die_errno("socket(AF_TIPC)");
+            sockaddr_tipc a = service(setup_.serial);
+            std::uint64_t give_up = now_ns() + 10'000'000'000ULL;
+            while (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+                if (errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != ENOENT &&
+                    errno != EINTR)
+                    die_errno("connect (TIPC)");
+                if (now_ns() > give_up)
+                    die_errno("connect (TIPC), for 10 s");
+                ::usleep(2000);
+            }
+        }
+        return std::make_unique<seqpacket_endpoint>(fd_, setup_.size, false);
+    }
+
+    void clean_up() override {
+        for (int* fd : {&listener_, &fd_})
+            if (*fd >= 0) {
+                ::shutdown(*fd, SHUT_RDWR);
+                ::close(*fd);
+                *fd = -1;
+            }
+    }
+
+    std::string queue_note(const run_setup&) const override { return "socket buffer (default)"; }
+
+private:
+    static sockaddr_tipc service(unsigned serial) {
+        sockaddr_tipc a{};
+        a.family = AF_TIPC;
+        a.addrtype = TIPC_SERVICE_ADDR;
+        a.addr.name.name.type = 0x5e9b0000u + serial;
+        a.addr.name.name.instance = 0;
+        a.addr.name.domain = 0;
+        return a;
+    }
+
+    run_setup setup_;
+    int listener_ = -1, fd_ = -1;
+};
+
+// seqmqd, started by the benchmark on a private socket path for the whole run.
+class daemon_process {
+public:
+    /// Starts `path` listening at a socket in the scratch directory; empty: why it cannot.
+    std::string start(const std::string& path) {
+        if (path.empty())
+            return "seqmqd was not built with this benchmark (and no --daemon given)";
+        if (::access(path.c_str(), X_OK) != 0)
+            return path + " is not executable";
+        address_ = "unix:" + scratch_dir() + "/seqmqd.sock";
+        std::fflush(nullptr);
+        pid_ = ::fork();
+        if (pid_ < 0)
+            die_errno("fork");
+        if (pid_ == 0) {
+            ::execl(path.c_str(), path.c_str(), "--listen", address_.c_str(), "--max-message-size",
+                    "65536", "--max-queue-bytes", "67108864", "--log-level", "warn",
+                    static_cast<char*>(nullptr));
+            std::fprintf(stderr, "seqmq_bench: exec %s: %s\n", path.c_str(), std::strerror(errno));
+            _exit(127);
+        }
+        seqmq::queue_options o = options();
+        o.wait_for_daemon = std::chrono::seconds(10);
+        auto info = seqmq::queue::info(o);
+        if (!info) {
+            stop();
+            return "seqmqd did not answer at " + address_ + ": " + info.error().message();
+        }
+        return {};
+    }
+    void stop() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGTERM);
+            ::waitpid(pid_, nullptr, 0);
+            pid_ = -1;
+        }
+    }
+    ~daemon_process() { stop(); }
+    bool running() const { return pid_ > 0; }
+    const std::string& address_text() const { return address_; }
+    seqmq::queue_options options() const {
+        seqmq::queue_options o;
+        o.daemon = *seqmq::address::parse(address_);
+        return o;
+    }
+
+private:
+    pid_t pid_ = -1;
+    std::string address_;
+};
+
+// A seqmq::queue hosted by seqmqd: ping-pong over two queues, throughput over one; each process
+// opens its own handles after fork.
+class daemon_peer final : public peer {
+public:
+    daemon_peer(const daemon_process& d, std::string why_not) : daemon_(d), why_not_(why_not) {}
+    std::string name() const override { return "seqmq-queue-via-seqmqd"; }
+
+    std::string prepare(const run_setup& setup) override {
+        if (!why_not_.empty())
+            return why_not_;
+        setup_ = setup;
+        std::string stem =
+            "bench-" + std::to_string(::getpid()) + "-" + std::to_string(setup.serial);
+        names_ = {stem + "-a", stem + "-b"};
+        return {};
+    }
+
+    std::unique_ptr<endpoint> open(side s) override {
+        auto o = daemon_.options();
+        o.capacity = setup_.queue_bytes;
+        auto open_queue = [&](const std::string& name) {
+            auto q = seqmq::queue::open(name, seqmq::open_flags::create, 0600, o);
+            if (!q)
+                die("seqmq::queue::open(" + name + "): " + q.error().message());
+            return std::move(*q);
+        };
+        int mine = s == side::a ? 0 : 1;
+        std::optional<seqmq::queue> in, out;
+        if (setup_.kind == workload::pingpong) {
+            in.emplace(open_queue(names_[mine]));
+            out.emplace(open_queue(names_[1 - mine]));
+        } else if (s == side::a) {
+            in.emplace(open_queue(names_[0]));
+        } else {
+            out.emplace(open_queue(names_[0]));
+        }
+        return std::make_unique<queue_endpoint>(std::move(in), std::move(out), setup_.size);
+    }
+
+    void clean_up() override {
+        for (const auto& name : names_)
+            if (auto q = seqmq::queue::open(name, seqmq::open_flags::none, 0600, daemon_.options()))
+                (void)q->remove();
+    }
+
+    std::string queue_note(const run_setup& setup) const override {
+        return "msg_qbytes " + std::to_string(setup.queue_bytes) + " in seqmqd";
+    }
+
+private:
+    class queue_endpoint final : public endpoint {
+    public:
+        queue_endpoint(std::optional<seqmq::queue> in, std::optional<seqmq::queue> out,
+                       std::size_t size)
+            : in_(std::move(in)), out_(std::move(out)), out_buf_(size), in_buf_(size) {}
+        std::span<std::byte> payload() override { return out_buf_; }
+        void send(std::size_t size) override {
+            auto r = out_->send(1, std::span<const std::byte>(out_buf_.data(), size));
+            if (!r)
+                die("seqmq::queue::send: " + r.error().message());
+        }
+        std::size_t receive(std::size_t size) override {
+            auto r = in_->receive(std::span<std::byte>(in_buf_.data(), size));
+            if (!r)
+                die("seqmq::queue::receive: " + r.error().message());
+            check_size(r->untruncated_size, size, "seqmq::queue::receive");
+            return 1;
+        }
+
+    private:
+        std::optional<seqmq::queue> in_, out_;
+        std::vector<std::byte> out_buf_, in_buf_;
+    };
+
+    const daemon_process& daemon_;
+    std::string why_not_;
     run_setup setup_;
     std::array<std::string, 2> names_;
 };
@@ -662,81 +1033,8 @@ private:
 // ---------------------------------------------------------------------------------------------
 // Two processes.
 
-std::uint64_t now_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL +
-           static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-class pipe_pair {
-public:
-    pipe_pair() {
-        if (::pipe2(fds_, O_CLOEXEC) != 0)
-            die_errno("pipe2");
-    }
-    ~pipe_pair() {
-        close_read();
-        close_write();
-    }
-    pipe_pair(const pipe_pair&) = delete;
-    pipe_pair& operator=(const pipe_pair&) = delete;
-    void close_read() {
-        if (fds_[0] >= 0)
-            ::close(fds_[0]);
-        fds_[0] = -1;
-    }
-    void close_write() {
-        if (fds_[1] >= 0)
-            ::close(fds_[1]);
-        fds_[1] = -1;
-    }
-    void write_text(const std::string& text) {
-        std::uint32_t n = static_cast<std::uint32_t>(text.size());
-        write_all(&n, sizeof n);
-        write_all(text.data(), n);
-    }
-    /// std::nullopt at end of file (the other process died).
-    std::optional<std::string> read_text() {
-        std::uint32_t n = 0;
-        if (!read_all(&n, sizeof n))
-            return std::nullopt;
-        std::string text(n, '\0');
-        if (!read_all(text.data(), n))
-            return std::nullopt;
-        return text;
-    }
-
-private:
-    void write_all(const void* p, std::size_t n) {
-        auto* c = static_cast<const char*>(p);
-        while (n > 0) {
-            ssize_t w = ::write(fds_[1], c, n);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                die_errno("write to pipe");
-            c += w;
-            n -= static_cast<std::size_t>(w);
-        }
-    }
-    bool read_all(void* p, std::size_t n) {
-        auto* c = static_cast<char*>(p);
-        while (n > 0) {
-            ssize_t r = ::read(fds_[0], c, n);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                return false;
-            c += r;
-            n -= static_cast<std::size_t>(r);
-        }
-        return true;
-    }
-    int fds_[2];
-};
-
 volatile pid_t running_child = 0;
+std::string child_netns; // --netns: the namespace the child enters after fork
 
 extern "C" void on_watchdog(int) {
     static const char text[] = "seqmq_bench: a run did not finish in time; giving up\n";
@@ -765,6 +1063,8 @@ run_outcome two_processes(peer& p, ChildBody child_body, ParentBody parent_body)
         to_parent.close_read();
         to_child.close_write();
         try {
+            if (!child_netns.empty())
+                enter_netns(child_netns);
             auto ep = p.open(side::b);
             to_parent.write_text("ready");
             to_parent.write_text(child_body(*ep, to_child));
@@ -810,7 +1110,18 @@ run_outcome two_processes(peer& p, ChildBody child_body, ParentBody parent_body)
 
 struct latency {
     double p50_us = 0, p99_us = 0;
+    double cpu_us = 0; // CPU time of both processes per round trip
 };
+
+std::uint64_t cpu_ns() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    auto ns = [](const timeval& t) {
+        return static_cast<std::uint64_t>(t.tv_sec) * 1000000000ULL +
+               static_cast<std::uint64_t>(t.tv_usec) * 1000ULL;
+    };
+    return ns(u.ru_utime) + ns(u.ru_stime);
+}
 
 latency ping_pong(peer& p, std::size_t size, std::size_t roundtrips, unsigned serial) {
     run_setup setup{size, pingpong_queue_bytes_for(size), workload::pingpong, serial};
@@ -819,17 +1130,20 @@ latency ping_pong(peer& p, std::size_t size, std::size_t roundtrips, unsigned se
     std::size_t warmup = std::min<std::size_t>(1000, roundtrips / 10 + 1);
     std::size_t total = warmup + roundtrips;
     std::vector<std::uint64_t> rtt(roundtrips);
-    two_processes(
+    std::uint64_t parent_cpu = 0;
+    auto out = two_processes(
         p,
         [&](endpoint& ep, pipe_pair&) {
+            std::uint64_t c0 = cpu_ns();
             for (std::size_t i = 0; i < total; ++i) {
                 ep.receive(size);
                 ep.send(size);
             }
-            return std::string("done");
+            return std::to_string(cpu_ns() - c0);
         },
         [&](endpoint& ep, pipe_pair&) {
             std::memset(ep.payload().data(), 0x5a, size);
+            std::uint64_t c0 = cpu_ns();
             for (std::size_t i = 0; i < total; ++i) {
                 std::uint64_t t0 = now_ns();
                 ep.send(size);
@@ -837,13 +1151,15 @@ latency ping_pong(peer& p, std::size_t size, std::size_t roundtrips, unsigned se
                 if (i >= warmup)
                     rtt[i - warmup] = now_ns() - t0;
             }
+            parent_cpu = cpu_ns() - c0;
         });
     std::sort(rtt.begin(), rtt.end());
     auto at = [&](double q) {
         std::size_t i = std::min(rtt.size() - 1, static_cast<std::size_t>(q * rtt.size()));
         return static_cast<double>(rtt[i]) / 1000.0;
     };
-    return {at(0.50), at(0.99)};
+    double child_cpu = std::strtod(out.child_report.c_str(), nullptr);
+    return {at(0.50), at(0.99), (double(parent_cpu) + child_cpu) / double(total) / 1000.0};
 }
 
 // Messages per second from the sender's first send to the receiver's last receive.
@@ -861,6 +1177,7 @@ double throughput(peer& p, std::size_t size, std::size_t messages, unsigned seri
             std::uint64_t start = now_ns();
             for (std::size_t i = 0; i < messages; ++i)
                 ep.send(size);
+            ep.flush();
             return std::to_string(start);
         },
         [&](endpoint& ep, pipe_pair& to_child) {
@@ -877,12 +1194,6 @@ double throughput(peer& p, std::size_t size, std::size_t messages, unsigned seri
     return static_cast<double>(messages) / (static_cast<double>(end - start) / 1e9);
 }
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Results.
 
@@ -890,76 +1201,108 @@ struct peer_result {
     std::string peer;
     std::size_t size = 0;
     std::optional<std::string> rtt_skipped, throughput_skipped; // why, when not measured
-    std::vector<double> p50_runs, p99_runs, rate_runs;
+    std::vector<double> p50_runs, p99_runs, cpu_runs, rate_runs;
     std::size_t roundtrips = 0, messages = 0;
     std::string queue;
     bool has_rtt() const { return !p50_runs.empty(); }
     bool has_rate() const { return !rate_runs.empty(); }
 };
 
-std::string fixed(double v, int decimals) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
-}
+// The peers ratios are taken to: SysV and raw AF_UNIX; over TIPC, raw AF_UNIX and raw TIPC.
+struct references {
+    std::string first, second, first_label, second_label;
+};
 
-std::string pad(std::string s, std::size_t width, bool right = false) {
-    // Count UTF-8 code points, so "µs" and "×" take one column.
-    std::size_t columns = 0;
-    for (unsigned char c : s)
-        columns += (c & 0xc0) != 0x80;
-    if (columns < width)
-        s = right ? std::string(width - columns, ' ') + s : s + std::string(width - columns, ' ');
-    return s;
-}
-
-std::string size_text(std::size_t size) {
-    if (size >= 1024 && size % 1024 == 0)
-        return std::to_string(size / 1024) + " KiB";
-    return std::to_string(size) + " B";
+references references_for(const settings& s) {
+    if (s.tipc)
+        return {"unix-seqpacket", "tipc-seqpacket", "/unix", "/tipc"};
+    return {"sysv-msgq", "unix-seqpacket", "/SysV", "/unix"};
 }
 
 void print_table(std::ostream& out, std::size_t size, const std::vector<peer_result>& results,
                  const settings& s) {
-    const peer_result* sysv = nullptr;
+    references ref = references_for(s);
+    const peer_result *first = nullptr, *second = nullptr;
     for (const auto& r : results)
-        if (r.size == size && r.peer == "sysv-msgq")
-            sysv = &r;
+        if (r.size == size) {
+            if (r.peer == ref.first)
+                first = &r;
+            if (r.peer == ref.second)
+                second = &r;
+        }
     out << "\n"
         << size_text(size) << " messages — ping-pong: " << s.roundtrips
         << " round trips per run; throughput: " << messages_for(s, size)
         << " messages per run; median of " << s.repeat << " runs\n";
-    out << pad("peer", 23) << pad("RTT p50", 11, true) << pad("RTT p99", 11, true)
-        << pad("time/SysV", 11, true) << pad("msg/s", 14, true) << pad("rate/SysV", 11, true)
+    out << pad("peer", 30) << pad("RTT p50", 11, true) << pad("p99", 11, true)
+        << pad("p50" + ref.first_label, 10, true) << pad("p50" + ref.second_label, 10, true)
+        << pad("CPU/RT", 10, true) << pad("msg/s", 11, true)
+        << pad("rate" + ref.first_label, 11, true) << pad("rate" + ref.second_label, 11, true)
         << "   queue (throughput)\n";
     std::vector<std::string> notes;
+    auto ratio = [](double a, double b) { return fixed(a / b, 2) + "×"; };
     for (const auto& r : results) {
         if (r.size != size)
             continue;
-        std::string p50 = "—", p99 = "—", time_ratio = "—", rate = "—", rate_ratio = "—";
+        std::string p50 = "—", p99 = "—", t1 = "—", t2 = "—", cpu = "—", rate = "—", r1 = "—",
+                    r2 = "—";
         if (r.has_rtt()) {
             double m50 = median(r.p50_runs);
             p50 = fixed(m50, 2) + " µs";
             p99 = fixed(median(r.p99_runs), 2) + " µs";
-            if (sysv && sysv->has_rtt())
-                time_ratio = fixed(m50 / median(sysv->p50_runs), 2) + "×";
+            cpu = fixed(median(r.cpu_runs), 2) + " µs";
+            if (first && first->has_rtt())
+                t1 = ratio(m50, median(first->p50_runs));
+            if (second && second->has_rtt())
+                t2 = ratio(m50, median(second->p50_runs));
         } else if (r.rtt_skipped) {
             notes.push_back(r.peer + " ping-pong skipped: " + *r.rtt_skipped);
         }
         if (r.has_rate()) {
             double m = median(r.rate_runs);
             rate = fixed(m / 1e6, 3) + " M";
-            if (sysv && sysv->has_rate())
-                rate_ratio = fixed(m / median(sysv->rate_runs), 2) + "×";
+            if (first && first->has_rate())
+                r1 = ratio(m, median(first->rate_runs));
+            if (second && second->has_rate())
+                r2 = ratio(m, median(second->rate_runs));
         } else if (r.throughput_skipped) {
             notes.push_back(r.peer + " throughput skipped: " + *r.throughput_skipped);
         }
-        out << pad(r.peer, 23) << pad(p50, 11, true) << pad(p99, 11, true)
-            << pad(time_ratio, 11, true) << pad(rate, 14, true) << pad(rate_ratio, 11, true)
-            << "   " << (r.has_rtt() || r.has_rate() ? r.queue : "(not run)") << "\n";
+        out << pad(r.peer, 30) << pad(p50, 11, true) << pad(p99, 11, true) << pad(t1, 10, true)
+            << pad(t2, 10, true) << pad(cpu, 10, true) << pad(rate, 11, true) << pad(r1, 11, true)
+            << pad(r2, 11, true) << "   " << (r.has_rtt() || r.has_rate() ? r.queue : "(not run)")
+            << "\n";
     }
     for (const auto& n : notes)
         out << "  note: " << n << "\n";
+}
+
+std::vector<result_record> transfer_records(const std::vector<peer_result>& results,
+                                            const settings& s) {
+    std::vector<result_record> out;
+    for (const auto& r : results) {
+        auto add = [&](const char* metric, const std::vector<double>& runs, std::size_t count,
+                       const char* unit) {
+            if (runs.empty())
+                return;
+            result_record rec;
+            rec.suite = s.tipc ? "transfer-tipc" : "transfer";
+            rec.peer = r.peer;
+            rec.metric = metric;
+            rec.size = r.size;
+            rec.count = count;
+            rec.value = median(runs);
+            rec.unit = unit;
+            if (!s.netns.empty())
+                rec.note = "netns " + s.netns[0] + "," + s.netns[1];
+            out.push_back(rec);
+        };
+        add("rtt_p50", r.p50_runs, r.roundtrips, "us");
+        add("rtt_p99", r.p99_runs, r.roundtrips, "us");
+        add("cpu_per_roundtrip", r.cpu_runs, r.roundtrips, "us");
+        add("throughput", r.rate_runs, r.messages, "msg/s");
+    }
+    return out;
 }
 
 std::string json_string(const std::string& s) {
@@ -977,50 +1320,226 @@ std::string json_string(const std::string& s) {
     return out + "\"";
 }
 
-std::string json_array(const std::vector<double>& v) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i)
-        out += (i ? ", " : "") + fixed(v[i], 4);
-    return out + "]";
+std::string settings_json(const settings& s) {
+    std::string depths;
+    for (std::size_t d : s.depth.depths)
+        depths += (depths.empty() ? "" : ",") + std::to_string(d);
+    return "{\"messages\": " + std::to_string(s.messages) +
+           ", \"roundtrips\": " + std::to_string(s.roundtrips) +
+           ", \"repeat\": " + std::to_string(s.repeat) +
+           ", \"senders_messages\": " + std::to_string(s.senders.messages) +
+           ", \"depths\": " + json_string(depths) +
+           ", \"full_walk_max\": " + std::to_string(s.depth.full_walk_max) +
+           ", \"walk_samples\": " + std::to_string(s.depth.walk_samples) + "}";
 }
 
 void write_json(const std::string& path, const machine& m, const ipc_limits& l, const settings& s,
-                const std::vector<peer_result>& results) {
+                const std::vector<result_record>& records) {
     std::ofstream out(path);
     if (!out)
         die_errno("cannot write " + path);
-    out << "{\n  \"machine\": {\"kernel\": " << json_string(m.kernel) << ", \"cpus\": " << m.cpus
+    out << "{\n  \"machine\": {\"host\": " << json_string(m.host)
+        << ", \"kernel\": " << json_string(m.kernel) << ", \"cpus\": " << m.cpus
         << ", \"cpu\": " << json_string(m.cpu) << "},\n";
     out << "  \"ipc\": {\"private_namespace\": " << (l.private_namespace ? "true" : "false")
         << ", \"msgmnb\": " << l.msgmnb << ", \"msgmax\": " << l.msgmax
         << ", \"mq_msg_max\": " << l.mq_msg_max << ", \"mq_msgsize_max\": " << l.mq_msgsize_max
         << "},\n";
-    out << "  \"settings\": {\"roundtrips\": " << s.roundtrips << ", \"messages\": " << s.messages
-        << ", \"repeat\": " << s.repeat << "},\n  \"results\": [\n";
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        const auto& r = results[i];
-        out << "    {\"peer\": " << json_string(r.peer) << ", \"size\": " << r.size;
-        if (r.has_rtt())
-            out << ", \"roundtrips\": " << r.roundtrips
-                << ", \"rtt_p50_us\": " << fixed(median(r.p50_runs), 4)
-                << ", \"rtt_p99_us\": " << fixed(median(r.p99_runs), 4)
-                << ", \"rtt_p50_us_runs\": " << json_array(r.p50_runs)
-                << ", \"rtt_p99_us_runs\": " << json_array(r.p99_runs);
-        else if (r.rtt_skipped)
-            out << ", \"rtt_skipped\": " << json_string(*r.rtt_skipped);
-        if (r.has_rate())
-            out << ", \"messages\": " << r.messages
-                << ", \"messages_per_s\": " << fixed(median(r.rate_runs), 1)
-                << ", \"messages_per_s_runs\": " << json_array(r.rate_runs);
-        else if (r.throughput_skipped)
-            out << ", \"throughput_skipped\": " << json_string(*r.throughput_skipped);
-        out << ", \"queue\": " << json_string(r.queue) << "}" << (i + 1 < results.size() ? "," : "")
-            << "\n";
+    out << "  \"settings\": " << settings_json(s) << ",\n  \"records\": [\n";
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto& r = records[i];
+        out << "    {\"suite\": " << json_string(r.suite) << ", \"peer\": " << json_string(r.peer)
+            << ", \"metric\": " << json_string(r.metric) << ", \"size\": " << r.size
+            << ", \"depth\": " << r.depth << ", \"senders\": " << r.senders
+            << ", \"count\": " << r.count << ", \"value\": " << fixed(r.value, 4)
+            << ", \"unit\": " << json_string(r.unit) << ", \"note\": " << json_string(r.note) << "}"
+            << (i + 1 < records.size() ? "," : "") << "\n";
     }
     out << "  ]\n}\n";
 }
 
-std::unique_ptr<peer> make_peer(const std::string& name, const ipc_limits& l) {
+// --- comparing two saved runs ------------------------------------------------------------------
+
+struct saved_run {
+    std::string settings, machine;
+    std::vector<result_record> records;
+};
+
+saved_run read_json(const std::string& path) {
+    std::ifstream in(path);
+    if (!in)
+        throw std::invalid_argument("--compare: cannot read " + path);
+    saved_run run;
+    auto field = [](const std::string& line, const std::string& key) {
+        std::smatch m;
+        std::regex text("\"" + key + "\": \"((?:[^\"\\\\]|\\\\.)*)\"");
+        std::regex number("\"" + key + "\": ([-0-9.eE+]+)");
+        if (std::regex_search(line, m, text) || std::regex_search(line, m, number))
+            return m[1].str();
+        return std::string();
+    };
+    for (std::string line; std::getline(in, line);) {
+        if (line.find("\"settings\":") != std::string::npos)
+            run.settings = line.substr(line.find('{'));
+        else if (line.find("\"machine\":") != std::string::npos)
+            run.machine = field(line, "kernel") + " (" + field(line, "host") + ")";
+        else if (line.find("\"suite\":") != std::string::npos) {
+            result_record r;
+            r.suite = field(line, "suite");
+            r.peer = field(line, "peer");
+            r.metric = field(line, "metric");
+            r.size = std::stoull(field(line, "size"));
+            r.depth = std::stoull(field(line, "depth"));
+            r.senders = std::stoull(field(line, "senders"));
+            r.count = std::stoull(field(line, "count"));
+            r.value = std::stod(field(line, "value"));
+            r.unit = field(line, "unit");
+            r.note = field(line, "note");
+            run.records.push_back(r);
+        }
+    }
+    if (run.settings.empty())
+        throw std::invalid_argument("--compare: " + path + " is not a seqmq_bench --json file");
+    return run;
+}
+
+int compare_runs(const std::string& old_path, const std::string& new_path) {
+    saved_run a = read_json(old_path), b = read_json(new_path);
+    std::cout << "old: " << old_path << " — " << a.machine << "\nnew: " << new_path << " — "
+              << b.machine << "\n";
+    auto key = [](const result_record& r) {
+        return r.suite + "/" + r.peer + "/" + r.metric + "/" + std::to_string(r.size) + "/" +
+               std::to_string(r.depth) + "/" + std::to_string(r.senders);
+    };
+    std::map<std::string, const result_record*> old_records;
+    for (const auto& r : a.records)
+        old_records[key(r)] = &r;
+    std::vector<std::string> mismatched;
+    if (a.settings != b.settings)
+        mismatched.push_back("settings differ: old " + a.settings + ", new " + b.settings);
+    for (const auto& r : b.records)
+        if (auto it = old_records.find(key(r));
+            it != old_records.end() && it->second->count != r.count)
+            mismatched.push_back(key(r) + ": " + std::to_string(it->second->count) + " vs " +
+                                 std::to_string(r.count) + " messages");
+    if (!mismatched.empty()) {
+        std::cerr << "seqmq_bench: refusing to compare runs with different message counts:\n";
+        for (const auto& m : mismatched)
+            std::cerr << "  " << m << "\n";
+        return 65;
+    }
+    std::cout << pad("record", 64) << pad("old", 14, true) << pad("new", 14, true)
+              << pad("new/old", 10, true) << "\n";
+    for (const auto& r : b.records)
+        if (auto it = old_records.find(key(r)); it != old_records.end())
+            std::cout << pad(key(r), 64) << pad(fixed(it->second->value, 3), 14, true)
+                      << pad(fixed(r.value, 3), 14, true)
+                      << pad(fixed(r.value / it->second->value, 3) + "×", 10, true) << " " << r.unit
+                      << "\n";
+    return 0;
+}
+
+// --- issue 5's goals ---------------------------------------------------------------------------
+
+std::optional<double> find(const std::vector<result_record>& records, const std::string& suite,
+                           const std::string& peer, const std::string& metric,
+                           std::size_t size = 64, std::size_t depth = 0, std::size_t senders = 0) {
+    for (const auto& r : records)
+        if (r.suite == suite && r.peer == peer && r.metric == metric && r.size == size &&
+            r.depth == depth && r.senders == senders)
+            return r.value;
+    return std::nullopt;
+}
+
+void print_goals(std::ostream& out, const std::vector<result_record>& records, const settings& s) {
+    out << "\nIssue 5 goals (ratios from this run, medians of " << s.repeat << "):\n";
+    auto line = [&](const std::string& goal, std::optional<double> value, double target,
+                    bool at_least, const std::string& how) {
+        std::string verdict = !value                                             ? "not measured"
+                              : (at_least ? *value >= target : *value <= target) ? "MET"
+                                                                                 : "NOT MET";
+        out << "  " << pad(verdict, 13) << pad(goal, 64) << " "
+            << (value ? fixed(*value, *value < 10 ? 2 : 0) + "×" : std::string("—")) << "  ("
+            << (at_least ? "≥ " : "≤ ") << fixed(target, target < 10 ? 2 : 0) << "×) " << how
+            << "\n";
+    };
+    auto quotient = [](std::optional<double> a, std::optional<double> b) -> std::optional<double> {
+        if (!a || !b || *b <= 0)
+            return std::nullopt;
+        return *a / *b;
+    };
+    std::size_t deepest = *std::max_element(s.depth.depths.begin(), s.depth.depths.end());
+    std::size_t shallowest = *std::min_element(s.depth.depths.begin(), s.depth.depths.end());
+    std::string at = " at depth " + count_text(deepest);
+    auto tail_sysv = find(records, "depth", "sysv-msgq", "tail_receive", 64, deepest);
+    auto tail_seqmq = find(records, "depth", "seqmq-mailbox", "tail_receive", 64, deepest);
+    auto tail_seqmq_small = find(records, "depth", "seqmq-mailbox", "tail_receive", 64, shallowest);
+    line("selective receive of the tail, SysV/seqmq" + at, quotient(tail_sysv, tail_seqmq), 300,
+         true,
+         tail_seqmq && tail_seqmq_small
+             ? "seqmq " + duration_text(*tail_seqmq_small) + " at " + count_text(shallowest) +
+                   ", " + duration_text(*tail_seqmq) + " at " + count_text(deepest)
+             : "");
+    auto list_sysv = find(records, "depth", "sysv-msgq", "list_all", 64, deepest);
+    auto list_seqmq = find(records, "depth", "seqmq-mailbox", "list_all", 64, deepest);
+    line("list every waiting message, SysV MSG_COPY/seqmq list()" + at,
+         quotient(list_sysv, list_seqmq), 500, true,
+         deepest > s.depth.full_walk_max
+             ? "(SysV extrapolated from " + std::to_string(s.depth.walk_samples) + " positions)"
+             : "");
+    auto rate = [&](const std::string& peer) {
+        return find(records, "transfer", peer, "throughput");
+    };
+    auto p50 = [&](const std::string& peer) { return find(records, "transfer", peer, "rtt_p50"); };
+    line("64 B throughput, mailbox/SysV", quotient(rate("seqmq-mailbox"), rate("sysv-msgq")), 2,
+         true, "one send per message");
+    line("64 B throughput, mailbox with send_many(32)/SysV",
+         quotient(rate("seqmq-mailbox-batch32"), rate("sysv-msgq")), 2, true, "");
+    line("64 B round trip p50, mailbox/raw AF_UNIX",
+         quotient(p50("seqmq-mailbox"), p50("unix-seqpacket")), 1.05, false, "");
+    auto cpu = find(records, "transfer", "seqmq-mailbox-spin50us", "cpu_per_roundtrip");
+    auto cpu_plain = find(records, "transfer", "seqmq-mailbox", "cpu_per_roundtrip");
+    line("64 B round trip p50, mailbox spin 50 µs/SysV",
+         quotient(p50("seqmq-mailbox-spin50us"), p50("sysv-msgq")), 0.8, false,
+         cpu && cpu_plain ? "CPU per round trip " + fixed(*cpu, 2) + " µs (without spin " +
+                                fixed(*cpu_plain, 2) + " µs)"
+                          : "");
+    line("daemon: 64 B throughput, queue/SysV",
+         quotient(rate("seqmq-queue-via-seqmqd"), rate("sysv-msgq")), 1, true,
+         rate("seqmq-queue-via-seqmqd") && rate("seqmq-mailbox")
+             ? "(queue/mailbox " +
+                   fixed(*rate("seqmq-queue-via-seqmqd") / *rate("seqmq-mailbox"), 2) + "×)"
+             : "");
+    line("daemon: 64 B round trip p50, queue/raw AF_UNIX",
+         quotient(p50("seqmq-queue-via-seqmqd"), p50("unix-seqpacket")), 2.2, false,
+         p50("seqmq-queue-via-seqmqd") && p50("seqmq-mailbox")
+             ? "(queue/mailbox " +
+                   fixed(*p50("seqmq-queue-via-seqmqd") / *p50("seqmq-mailbox"), 2) + "×)"
+             : "");
+    auto sends = find(records, "steady", "seqmq sender → mailbox", "allocations_per_send");
+    auto receives =
+        find(records, "steady", "seqmq sender → mailbox", "allocations_per_receive_into_buffer");
+    std::string verdict = !sends || !receives             ? "not measured"
+                          : *sends == 0 && *receives == 0 ? "MET"
+                                                          : "NOT MET";
+    out << "  " << pad(verdict, 13)
+        << pad("no heap allocation per message (mailbox send, receive into a buffer)", 64) << " "
+        << (sends ? fixed(*sends, 3) : "—") << " / " << (receives ? fixed(*receives, 3) : "—")
+        << " allocations per message\n";
+    for (const auto& r : records)
+        if (r.metric == "stash_peak_bytes") {
+            std::size_t capacity = std::strtoull(r.note.c_str() + 9, nullptr, 10);
+            out << "  " << pad(r.value <= double(capacity) ? "MET" : "NOT MET", 13)
+                << pad("stash never above its capacity (16 senders)", 64) << " peak "
+                << fixed(r.value, 0) << " of " << capacity << " bytes\n";
+        }
+}
+
+std::unique_ptr<peer> make_peer(const std::string& name, const ipc_limits& l, const settings& s,
+                                const daemon_process& d, const std::string& daemon_why) {
+    using w = seqmq_peer::where;
+    using m = seqmq_peer::mode;
+    w local = s.netns.empty() ? w::unix_abstract : w::unix_path;
     if (name == "sysv")
         return std::make_unique<sysv_peer>(l);
     if (name == "posix")
@@ -1029,77 +1548,169 @@ std::unique_ptr<peer> make_peer(const std::string& name, const ipc_limits& l) {
         return std::make_unique<unix_peer>(false);
     if (name == "unix-mmsg")
         return std::make_unique<unix_peer>(true);
-    return std::make_unique<seqmq_peer>();
+    if (name == "tipc")
+        return std::make_unique<tipc_peer>();
+    if (name == "seqmq-tipc")
+        return std::make_unique<seqmq_peer>(w::tipc);
+    if (name == "seqmq-batch")
+        return std::make_unique<seqmq_peer>(local, m::batch);
+    if (name == "seqmq-spin")
+        return std::make_unique<seqmq_peer>(local, m::spin);
+    if (name == "daemon")
+        return std::make_unique<daemon_peer>(d, daemon_why);
+    return std::make_unique<seqmq_peer>(local);
 }
 
 int run(int argc, char** argv) {
     settings s = parse_arguments(argc, argv);
+    if (!s.compare.empty())
+        return compare_runs(s.compare[0], s.compare[1]);
+    std::uint64_t started = now_ns();
+    (void)scratch_dir(); // named after this process: made before any fork
     machine m = describe_machine();
+    if (!s.netns.empty()) {
+        enter_netns(s.netns[0]);
+        child_netns = s.netns[1];
+    }
     ipc_limits limits = set_up_ipc(s);
     struct sigaction sa {};
     sa.sa_handler = on_watchdog;
     ::sigaction(SIGALRM, &sa, nullptr);
 
-    std::cout << "seqmq_bench — kernel " << m.kernel << ", " << m.cpus << " CPUs, " << m.cpu << "\n"
+    std::cout << "seqmq_bench on " << m.host << ": " << m.kernel << "\n"
+              << "CPU: " << m.cpus << " × " << m.cpu << "\n"
               << "IPC: " << limits.note << " (msgmnb " << limits.msgmnb << ", msgmax "
               << limits.msgmax << ", mqueue msg_max " << limits.mq_msg_max << ", msgsize_max "
-              << limits.mq_msgsize_max << ")\n"
-              << "Two processes, nothing pinned. Ping-pong: one queue per direction (seqmq: a "
-                 "mailbox per process). Throughput: one queue,\none sender process, one "
-                 "receiver process; the seqmq mailbox gets the SysV queue's msg_qbytes as its "
-                 "capacity.\n";
+              << limits.mq_msgsize_max << ")\n";
+    if (!limits.net_note.empty())
+        std::cout << "Network: " << limits.net_note << "\n";
+    if (!s.netns.empty())
+        std::cout << "Namespaces: parent (receiver, ping-pong initiator) in " << s.netns[0]
+                  << ", child in " << s.netns[1]
+                  << "; unix-seqpacket is a socketpair made before fork, seqmq-mailbox uses "
+                     "unix:/path\n";
+    std::cout << "Settings: " << settings_json(s) << (s.quick ? " (--quick)" : "") << "\n";
     std::cout.flush();
 
-    std::vector<peer_result> results;
-    unsigned serial = 0;
-    for (std::size_t size : s.sizes) {
-        for (const auto& name : s.peers) {
-            auto p = make_peer(name, limits);
-            peer_result r;
-            r.peer = p->name();
-            r.size = size;
-            r.roundtrips = s.roundtrips;
-            r.messages = messages_for(s, size);
-            r.queue = p->queue_note({size, queue_bytes_for(size), workload::throughput, 0});
-            for (std::size_t run = 0; run < s.repeat; ++run) {
-                if (p->does(workload::pingpong) && !r.rtt_skipped) {
-                    ::alarm(watchdog_seconds);
-                    try {
-                        latency l = ping_pong(*p, size, s.roundtrips, ++serial);
-                        r.p50_runs.push_back(l.p50_us);
-                        r.p99_runs.push_back(l.p99_us);
-                    } catch (const std::domain_error& e) {
-                        r.rtt_skipped = e.what();
-                    } catch (const std::exception& e) {
-                        r.rtt_skipped = std::string("failed: ") + e.what();
-                        r.p50_runs.clear();
-                        r.p99_runs.clear();
+    daemon_process daemon;
+    std::string daemon_why = "not requested";
+    bool daemon_wanted =
+        !s.tipc && ((s.wants("transfer") && s.wants_peer("daemon")) || s.wants("steady"));
+    if (daemon_wanted) {
+        daemon_why = daemon.start(s.daemon_path);
+        std::cout << "Daemon: "
+                  << (daemon_why.empty() ? "seqmqd at " + daemon.address_text()
+                                         : "not measured — " + daemon_why)
+                  << "\n";
+    }
+
+    std::vector<result_record> records;
+    if (s.wants("transfer")) {
+        std::cout << "\n== transfer: two processes, nothing pinned. Ping-pong: one queue per "
+                     "direction (seqmq: a mailbox per process).\n   Throughput: one queue, one "
+                     "sender process, one receiver process; the seqmq mailbox gets the SysV "
+                     "queue's msg_qbytes.\n   CPU/RT: CPU time of both processes per round "
+                     "trip.\n";
+        std::vector<peer_result> results;
+        unsigned serial = 0;
+        for (std::size_t size : s.sizes) {
+            for (const auto& name : s.peers) {
+                auto p = make_peer(name, limits, s, daemon, daemon_why);
+                peer_result r;
+                r.peer = p->name();
+                r.size = size;
+                r.roundtrips = s.roundtrips;
+                r.messages = messages_for(s, size);
+                r.queue = p->queue_note({size, queue_bytes_for(size), workload::throughput, 0});
+                for (std::size_t run = 0; run < s.repeat; ++run) {
+                    if (p->does(workload::pingpong) && !r.rtt_skipped) {
+                        ::alarm(watchdog_seconds);
+                        try {
+                            latency l = ping_pong(*p, size, s.roundtrips, ++serial);
+                            r.p50_runs.push_back(l.p50_us);
+                            r.p99_runs.push_back(l.p99_us);
+                            r.cpu_runs.push_back(l.cpu_us);
+                        } catch (const std::domain_error& e) {
+                            r.rtt_skipped = e.what();
+                        } catch (const std::exception& e) {
+                            r.rtt_skipped = std::string("failed: ") + e.what();
+                            r.p50_runs.clear();
+                            r.p99_runs.clear();
+                            r.cpu_runs.clear();
+                        }
                     }
-                }
-                if (p->does(workload::throughput) && !r.throughput_skipped) {
-                    ::alarm(watchdog_seconds);
-                    try {
-                        r.rate_runs.push_back(throughput(*p, size, r.messages, ++serial));
-                    } catch (const std::domain_error& e) {
-                        r.throughput_skipped = e.what();
-                    } catch (const std::exception& e) {
-                        r.throughput_skipped = std::string("failed: ") + e.what();
-                        r.rate_runs.clear();
+                    if (p->does(workload::throughput) && !r.throughput_skipped) {
+                        ::alarm(watchdog_seconds);
+                        try {
+                            r.rate_runs.push_back(throughput(*p, size, r.messages, ++serial));
+                        } catch (const std::domain_error& e) {
+                            r.throughput_skipped = e.what();
+                        } catch (const std::exception& e) {
+                            r.throughput_skipped = std::string("failed: ") + e.what();
+                            r.rate_runs.clear();
+                        }
                     }
+                    ::alarm(0);
                 }
-                ::alarm(0);
+                results.push_back(std::move(r));
             }
-            if (!p->does(workload::pingpong))
-                r.rtt_skipped.reset();
-            results.push_back(std::move(r));
+            print_table(std::cout, size, results, s);
+            std::cout.flush();
         }
-        print_table(std::cout, size, results, s);
+        auto t = transfer_records(results, s);
+        records.insert(records.end(), t.begin(), t.end());
+    }
+    if (s.wants("depth")) {
+        std::cout << "\n== depth: one process; N type-1 messages and one type-2 message at the "
+                     "tail\n";
+        s.depth.private_ipc = limits.private_namespace;
+        s.depth.private_net = limits.private_net;
+        ::alarm(1200);
+        auto d = run_depth_suite(s.depth, std::cout);
+        ::alarm(0);
+        records.insert(records.end(), d.begin(), d.end());
+        if (!s.plot_path.empty()) {
+            // The plot's data and gnuplot script: beside the JSON file (the build directory),
+            // not beside the PNG.
+            std::string data =
+                s.json_path.empty() ? scratch_dir() + "/depth.dat" : s.json_path + ".depth.dat";
+            std::string title = "seqmq vs SysV msgq: time per operation against queue depth (" +
+                                m.host + ", " + std::to_string(m.cpus) + " CPUs, medians of " +
+                                std::to_string(s.repeat) + ")";
+            std::cout << write_depth_plot(records, s.plot_path, data, title) << "\n";
+        }
         std::cout.flush();
     }
+    if (s.wants("senders")) {
+        std::cout << "\n== senders";
+        ::alarm(600);
+        auto d = run_senders_suite(s.senders, std::cout);
+        ::alarm(0);
+        records.insert(records.end(), d.begin(), d.end());
+        std::cout.flush();
+    }
+    if (s.wants("steady")) {
+        std::cout << "\n== steady state";
+        steady_state_settings st;
+        st.messages = s.quick ? 4096 : 20000;
+        if (daemon_why.empty())
+            st.daemon = daemon.address_text();
+        ::alarm(300);
+        auto d = run_steady_state_suite(st, std::cout);
+        ::alarm(0);
+        records.insert(records.end(), d.begin(), d.end());
+    }
+    if (!s.tipc && !daemon_why.empty() && s.wants("transfer"))
+        std::cout << "\nTODO daemon: not measured — " << daemon_why << "\n";
+    if (!s.tipc)
+        print_goals(std::cout, records, s);
+    daemon.stop();
+    std::filesystem::remove_all(scratch_dir());
     if (!s.json_path.empty()) {
-        write_json(s.json_path, m, limits, s, results);
+        write_json(s.json_path, m, limits, s, records);
         std::cout << "\nJSON written to " << s.json_path << "\n";
     }
+    std::cout << "\nTotal time: " << fixed(double(now_ns() - started) / 1e9, 1) << " s\n";
     return 0;
 }
 
