@@ -81,6 +81,7 @@ struct mailbox::impl {
     std::size_t next_ready = 0;
     bool accept_pending = true; // connections may have queued before the first look
     bool room_freed = false;
+    bool received_any = false;
     std::uint64_t next_arrival = 1;
     mailbox_stat counters;
 
@@ -368,7 +369,7 @@ struct mailbox::impl {
     // --- taking --------------------------------------------------------------------------------
 
     void taken() {
-        counters.last_receive_pid = ::getpid();
+        received_any = true; // last_receive_pid is this process: stat() asks, not each receive
         counters.last_receive_time = std::chrono::system_clock::now();
     }
 
@@ -533,6 +534,7 @@ result<mailbox_stat> mailbox::stat() {
         return std::unexpected(d.error());
     impl_->sync_wake();
     mailbox_stat s = impl_->counters;
+    s.last_receive_pid = impl_->received_any ? ::getpid() : 0;
     s.count = impl_->stash.count();
     s.bytes = impl_->stash.bytes();
     s.connections = impl_->connections.size();
