@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <thread>
 
@@ -91,10 +92,18 @@ struct queue::impl {
     std::error_code cut_for;  // why the daemon closed the connection, once it said so
     bool unconfirmed = false; // sends on credit that no reply has followed yet
     bool established = false; // a record has gone through: ENOTCONN now means lost
+    // This handle has sent a message. Until it does, the daemon sends it no grant and no revoke
+    // (credit goes only to connections that send), so a receive need not drain notices first:
+    // `removed` and `closing` reach it with the reply.
+    bool ever_sent = false;
+    std::chrono::microseconds spin{0}; // queue_options::spin
     std::vector<std::byte> in;
+    std::vector<std::byte> out; // the record being written; reused, so sends do not allocate
 
     impl(address a, const transport* t, unique_fd f)
-        : where(std::move(a)), via(t), fd(std::move(f)), in(reply_buffer_size) {}
+        : where(std::move(a)), via(t), fd(std::move(f)), in(reply_buffer_size) {
+        out.reserve(frame_header::size + 64 + 8192);
+    }
 
     ~impl() {
         if (fd) {
@@ -130,18 +139,32 @@ struct queue::impl {
 
     // --- writing -----------------------------------------------------------------------------
 
+    // Starts the next record in `out`, numbered with the next sequence; the caller appends the
+    // body through the writer, then calls send_out().
+    p::writer begin(frame_kind kind, std::int64_t type) {
+        p::start_record(out, kind, type, next_sequence);
+        return p::writer(out);
+    }
+    p::writer begin(p::opcode op) { return begin(frame_kind::control_request, std::int64_t(op)); }
+
     // Sends one record, numbering it. A record that could not be sent takes no number.
     // Returns its sequence. Errors: timed_out, interrupted (only if `interruptible`), or the
     // connection's loss.
     result<std::uint64_t> write(frame_kind kind, std::int64_t type, std::span<const std::byte> body,
                                 const deadline& until, bool interruptible) {
+        begin(kind, type).bytes(body);
+        return send_out(until, interruptible);
+    }
+
+    // Sends the record begin() started in `out`.
+    result<std::uint64_t> send_out(const deadline& until, bool interruptible) {
         const std::uint64_t seq = next_sequence;
-        auto record = p::start_record(kind, type, seq);
-        p::writer(record).bytes(body);
-        p::finish_record(record);
+        p::finish_record(out);
         for (;;) {
+            if (!fd)
+                return std::unexpected(lost());
             ssize_t n = retry_eintr([&] {
-                return ::send(fd.get(), record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+                return ::send(fd.get(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
             });
             if (n >= 0) {
                 ++next_sequence;
@@ -165,6 +188,8 @@ struct queue::impl {
     result<std::uint64_t> request(p::opcode op, std::span<const std::byte> body) {
         return write(frame_kind::control_request, std::int64_t(op), body, deadline({}), false);
     }
+    // Sends the request begin(op) started.
+    result<std::uint64_t> request() { return send_out(deadline({}), false); }
 
     // --- reading -----------------------------------------------------------------------------
 
@@ -246,11 +271,37 @@ struct queue::impl {
             log().debug("queue client: dropping a stale reply {}", h.sequence);
     }
 
-    // Waits for the reply to request `seq`.
-    result<reply> await(std::uint64_t seq, const deadline& until, bool interruptible) {
+    // Waits until the daemon has sent something: with queue_options::spin, first polls without
+    // sleeping for that long, yielding the CPU each turn (a daemon on this same CPU still runs).
+    result<void> wait_readable(const deadline& until) {
+        if (spin.count() > 0) {
+            const auto stop = std::chrono::steady_clock::now() + spin;
+            do {
+                pollfd p{fd.get(), POLLIN, 0};
+                int n = ::poll(&p, 1, 0);
+                if (n > 0)
+                    return {};
+                if (n < 0)
+                    return std::unexpected(last_error());
+                ::sched_yield();
+            } while (std::chrono::steady_clock::now() < stop && !until.passed());
+        }
+        return wait_fd(fd.get(), POLLIN, until);
+    }
+
+    // Waits for the reply to request `seq`. With `wait_first`, polls before the first read: the
+    // request was just sent, so its answer is rarely there yet and a read would only say EAGAIN.
+    result<reply> await(std::uint64_t seq, const deadline& until, bool interruptible,
+                        bool wait_first = false) {
         for (;;) {
             if (!fd)
                 return std::unexpected(lost());
+            if (wait_first) {
+                wait_first = false;
+                auto w = wait_readable(until);
+                if (!w && (interruptible || w.error() != std::errc::interrupted))
+                    return std::unexpected(w.error());
+            }
             frame_header h;
             std::span<const std::byte> body;
             switch (read_one(h, body)) {
@@ -258,7 +309,7 @@ struct queue::impl {
                 fd.reset();
                 return std::unexpected(lost());
             case got::empty: {
-                auto w = wait_fd(fd.get(), POLLIN, until);
+                auto w = wait_readable(until);
                 if (!w && (interruptible || w.error() != std::errc::interrupted))
                     return std::unexpected(w.error());
                 continue;
@@ -283,16 +334,14 @@ struct queue::impl {
 
     // Waits for the reply to a request that may wait in the daemon; on timeout or a signal,
     // cancels it and returns that — unless the daemon answered first.
-    result<reply> await_or_cancel(std::uint64_t seq, const deadline& until) {
-        auto r = await(seq, until, true);
+    result<reply> await_or_cancel(std::uint64_t seq, const deadline& until,
+                                  bool wait_first = false) {
+        auto r = await(seq, until, true, wait_first);
         if (r || (r.error() != std::errc::timed_out && r.error() != std::errc::interrupted))
             return r;
         const std::error_code why = r.error();
-        std::array<std::byte, 8> body;
-        std::vector<std::byte> tmp;
-        p::writer(tmp).u64(seq);
-        std::copy(tmp.begin(), tmp.end(), body.begin());
-        if (auto c = request(p::opcode::cancel, body); !c)
+        begin(p::opcode::cancel).u64(seq);
+        if (auto c = request(); !c)
             return std::unexpected(c.error());
         auto answer = await(seq, deadline({}), false);
         if (!answer)
@@ -334,6 +383,7 @@ struct queue::impl {
         if (!fd)
             return std::unexpected(lost());
         const deadline until(limit);
+        ever_sent = true;
         if (credit_bytes >= payload.size() && credit_messages >= 1) {
             // The space is set aside for us: no need to hear back.
             auto seq = write(frame_kind::data, type, payload, until, true);
@@ -344,18 +394,16 @@ struct queue::impl {
             unconfirmed = true;
             return {};
         }
-        std::vector<std::byte> body;
-        p::writer w(body);
+        auto w = begin(p::opcode::send);
         p::encode(w,
                   p::send_request{type, (flags & send_flags::nowait) ? p::op_nowait : 0u, payload});
-        auto seq =
-            write(frame_kind::control_request, std::int64_t(p::opcode::send), body, until, true);
+        auto seq = send_out(until, true);
         if (!seq)
             return std::unexpected(seq.error());
         credit_bytes = credit_messages = 0; // a send request gives back unused credit
         zeroed_at = *seq;
-        auto r = (flags & send_flags::nowait) ? await(*seq, deadline({}), false)
-                                              : await_or_cancel(*seq, until);
+        auto r = (flags & send_flags::nowait) ? await(*seq, deadline({}), false, true)
+                                              : await_or_cancel(*seq, until, true);
         if (!r)
             return std::unexpected(r.error());
         if (r->error)
@@ -364,14 +412,14 @@ struct queue::impl {
     }
 
     void acknowledge(std::uint64_t arrival) {
-        std::vector<std::byte> body;
-        p::writer(body).u64(arrival);
-        (void)request(p::opcode::ack, body);
+        begin(p::opcode::ack).u64(arrival);
+        (void)request();
     }
 
     result<received> receive(std::span<std::byte> buffer, selector which, receive_flags flags,
                              timeout limit, std::uint64_t* arrival = nullptr) {
-        drain();
+        if (ever_sent)
+            drain();
         if (removed)
             return fail(std::errc::identifier_removed);
         if (!fd)
@@ -384,16 +432,14 @@ struct queue::impl {
             bits |= p::op_noerror;
         if (which.except)
             bits |= p::op_except;
-        std::vector<std::byte> body;
-        p::writer w(body);
+        auto w = begin(p::opcode::receive);
         p::encode(w, p::receive_request{which.type, bits, buffer.size()});
         const deadline until(limit);
-        auto seq =
-            write(frame_kind::control_request, std::int64_t(p::opcode::receive), body, until, true);
+        auto seq = send_out(until, true);
         if (!seq)
             return std::unexpected(seq.error());
-        auto r = (flags & receive_flags::nowait) ? await(*seq, deadline({}), false)
-                                                 : await_or_cancel(*seq, until);
+        auto r = (flags & receive_flags::nowait) ? await(*seq, deadline({}), false, true)
+                                                 : await_or_cancel(*seq, until, true);
         if (!r)
             return std::unexpected(r.error());
         if (r->error)
@@ -492,7 +538,9 @@ result<std::unique_ptr<queue::impl>> connect_daemon(const queue_options& options
     auto fd = connect_waiting(**via, where, options.wait_for_daemon);
     if (!fd)
         return std::unexpected(fd.error());
-    return std::make_unique<queue::impl>(where, *via, std::move(*fd));
+    auto made = std::make_unique<queue::impl>(where, *via, std::move(*fd));
+    made->spin = options.spin;
+    return made;
 }
 
 } // namespace

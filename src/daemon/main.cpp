@@ -38,6 +38,9 @@ Options:
   --credit-window N        bytes a connection may send without waiting for the daemon
                            (default 65536; 0 turns credit off: one round trip per send)
   --max-output N           reply bytes a client may leave unread before it is cut (default 8 MiB)
+  --spin-us N              after serving, poll for more work this many microseconds before
+                           sleeping: lower latency for a busy CPU core (default 0: sleep at
+                           once; at most 1000000)
   --log-level LEVEL        trace, debug, info, warn, error, off (default info; $SEQMQ_LOG too)
   --help                   this text
   --version                the version
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
         {"--max-pending", &options.max_pending},
         {"--credit-window", &options.credit_window},
         {"--max-output", &options.max_output},
+        {"--spin-us", &options.spin_us},
     };
 
     for (int i = 1; i < argc; ++i) {
@@ -130,6 +134,8 @@ int main(int argc, char** argv) {
         options.max_clients == 0 || options.max_queues == 0)
         return usage_error("--max-message-size, --default-capacity, --max-clients and "
                            "--max-queues must be at least 1");
+    if (options.spin_us > 1000000)
+        return usage_error("--spin-us is at most 1000000 (one second)");
 
     log().set_level(spdlog::level::from_str(level));
     log().set_pattern("seqmqd: %Y-%m-%d %H:%M:%S.%e %l: %v");

@@ -14,7 +14,9 @@
 #include <filesystem>
 #include <list>
 #include <map>
+#include <memory_resource>
 #include <optional>
+#include <sched.h>
 #include <string>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -33,6 +35,8 @@ constexpr std::uint64_t stop_tag = 1;
 constexpr std::uint64_t first_listener_tag = 2; // listener i: 2 + i; clients: their address
 constexpr int batch_records = 64;               // records read from one client per wakeup
 constexpr std::size_t list_part_bytes = 60000;  // a list reply part stays far below SO_SNDBUF
+constexpr std::size_t read_slots_max = 16;      // records taken by one recvmmsg, at most
+constexpr std::size_t read_bytes_max = 1 << 20; // ... and their buffers' total size
 
 std::int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -68,8 +72,11 @@ struct hosted_queue {
     std::uint64_t next_arrival = 1;
     pid_t last_send_pid = 0, last_receive_pid = 0;
     std::int64_t send_time = 0, receive_time = 0, change_time = 0;
-    std::list<parked_receive> receivers; // oldest waiter first
-    std::list<parked_send> senders;
+    // Parked waits come and go with every receive that finds nothing: their list nodes come from
+    // a pool, so parking does not call the heap in the steady state.
+    std::pmr::unsynchronized_pool_resource waits_pool;
+    std::pmr::list<parked_receive> receivers{&waits_pool}; // oldest waiter first
+    std::pmr::list<parked_send> senders{&waits_pool};
     std::size_t reserved_bytes = 0, reserved_messages = 0; // credit held by clients
     std::vector<client*> clients;                          // connections bound to it
 };
@@ -84,6 +91,32 @@ struct in_transit {
     std::vector<std::byte> data;
 };
 
+// The messages a client holds unacknowledged, oldest first. Acks come in order, so this is a
+// queue; a vector with a moving head, compacted now and then, reuses its storage (a deque would
+// allocate and free a block every few messages).
+class transit_queue {
+public:
+    bool empty() const noexcept { return head_ == items_.size(); }
+    in_transit& front() noexcept { return items_[head_]; }
+    void push_back(in_transit t) {
+        if (head_ > 16 && head_ * 2 > items_.size()) {
+            items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
+            head_ = 0;
+        }
+        items_.push_back(std::move(t));
+    }
+    void pop_front() noexcept {
+        if (++head_ == items_.size()) {
+            items_.clear();
+            head_ = 0;
+        }
+    }
+
+private:
+    std::vector<in_transit> items_;
+    std::size_t head_ = 0;
+};
+
 struct client {
     unique_fd fd;
     peer_identity peer;
@@ -96,7 +129,7 @@ struct client {
     bool revoke_pending = false;
     bool sent_in_batch = false;
     std::size_t pending = 0; // parked requests
-    std::deque<in_transit> transit;
+    transit_queue transit;
     std::deque<std::vector<std::byte>> out; // replies the socket could not take yet
     std::size_t out_bytes = 0;
     bool want_out = false;
@@ -116,13 +149,46 @@ struct server::impl {
     std::unordered_map<std::string, hosted_queue*> by_name;
     std::uint64_t next_queue_id = 1;
     std::uint64_t protocol_errors = 0;
-    std::vector<std::byte> in; // one record
-    std::size_t max_request;   // largest request payload accepted
+    // Records are read by recvmmsg into `slots` buffers of `slot_size` bytes, each room for the
+    // largest request and one byte more (to see one longer). One call takes every record
+    // waiting, up to the slots, and a short count tells the socket is empty: no EAGAIN read.
+    std::size_t slot_size;
+    std::size_t slots;
+    std::vector<std::byte> in;
+    std::vector<iovec> in_iov;
+    std::vector<mmsghdr> in_msgs;
+    std::size_t max_request;         // largest request payload accepted
+    std::vector<std::byte> outgoing; // the record being built: every reply and notice starts here
+    std::vector<std::vector<std::byte>> spare; // buffers of acknowledged messages, for reuse
 
     explicit impl(const server_options& o)
         : options(o),
-          in(frame_header::size + std::max<std::size_t>(o.max_message_size + 64, 512) + 1) {
-        max_request = in.size() - frame_header::size - 1;
+          slot_size(frame_header::size + std::max<std::size_t>(o.max_message_size + 64, 512) + 1),
+          slots(std::clamp<std::size_t>(read_bytes_max / slot_size, 1, read_slots_max)),
+          in(slot_size * slots), in_iov(slots), in_msgs(slots) {
+        max_request = slot_size - frame_header::size - 1;
+        outgoing.reserve(slot_size + 64);
+        for (std::size_t i = 0; i < slots; ++i) {
+            in_iov[i] = {in.data() + i * slot_size, slot_size};
+            in_msgs[i] = {};
+            in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
+            in_msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+
+    // A buffer for a copy of a message in transit; given back by release_buffer on its ack.
+    std::vector<std::byte> take_buffer(std::span<const std::byte> data) {
+        std::vector<std::byte> b;
+        if (!spare.empty()) {
+            b = std::move(spare.back());
+            spare.pop_back();
+        }
+        b.assign(data.begin(), data.end());
+        return b;
+    }
+    void release_buffer(std::vector<std::byte>&& b) {
+        if (spare.size() < 32 && b.capacity() != 0)
+            spare.push_back(std::move(b));
     }
 
     ~impl() {
@@ -169,7 +235,7 @@ struct server::impl {
 
     // Sends one record, or queues it behind those the socket could not take yet.
     // Returns false if the client is gone (the record was not delivered).
-    bool deliver_record(client& c, std::vector<std::byte> record) {
+    bool deliver_record(client& c, std::vector<std::byte>& record) {
         if (c.dead)
             return false;
         p::finish_record(record);
@@ -187,7 +253,7 @@ struct server::impl {
             }
         }
         c.out_bytes += record.size();
-        c.out.push_back(std::move(record));
+        c.out.emplace_back(record.begin(), record.end()); // a copy: `record` is reused
         if (c.out_bytes > options.max_output) {
             log().warn("client pid {}: cut: {} bytes of replies unread (--max-output)", c.peer.pid,
                        c.out_bytes);
@@ -220,7 +286,8 @@ struct server::impl {
     }
 
     bool reply_error(client& c, p::opcode op, std::uint64_t seq, int error) {
-        return deliver_record(c, p::start_reply(op, seq, error));
+        p::start_reply(outgoing, op, seq, error);
+        return deliver_record(c, outgoing);
     }
 
     bool reply_empty(client& c, p::opcode op, std::uint64_t seq) {
@@ -228,7 +295,8 @@ struct server::impl {
     }
 
     void notice(client& c, p::opcode op) {
-        deliver_record(c, p::start_record(frame_kind::control_reply, std::int64_t(op), 0));
+        p::start_record(outgoing, frame_kind::control_reply, std::int64_t(op), 0);
+        deliver_record(c, outgoing);
     }
 
     void closing_notice(int fd, int reason) {
@@ -318,6 +386,7 @@ struct server::impl {
         while (!c.transit.empty()) {
             in_transit t = std::move(c.transit.front());
             c.transit.pop_front();
+            // (t.data is not given back to spare: a departing client is not the steady state)
             auto it = queues.find(t.queue_id);
             if (it == queues.end())
                 continue; // the queue was removed meanwhile: so are its messages
@@ -400,13 +469,13 @@ struct server::impl {
     // which case nothing was handed over.
     bool hand_over(hosted_queue& q, client& r, std::uint64_t seq, long type, std::uint64_t arrival,
                    pid_t sender, std::span<const std::byte> data, std::uint64_t buffer) {
-        auto record = p::start_reply(p::opcode::receive, seq, 0);
-        p::writer w(record);
+        p::start_reply(outgoing, p::opcode::receive, seq, 0);
+        p::writer w(outgoing);
         p::encode(w, p::message_body{type, arrival, sender, std::uint32_t(data.size()),
                                      data.first(std::min<std::size_t>(data.size(), buffer))});
-        if (!deliver_record(r, std::move(record)))
+        if (!deliver_record(r, outgoing))
             return false;
-        r.transit.push_back({q.id, type, arrival, sender, {data.begin(), data.end()}});
+        r.transit.push_back({q.id, type, arrival, sender, take_buffer(data)});
         q.last_receive_pid = r.peer.pid;
         q.receive_time = now_ns();
         return true;
@@ -537,10 +606,10 @@ struct server::impl {
         c.credit_messages += add_m;
         q->reserved_bytes += add_b;
         q->reserved_messages += add_m;
-        auto r = p::start_record(frame_kind::control_reply, std::int64_t(p::opcode::grant), 0);
-        p::writer w(r);
+        p::start_record(outgoing, frame_kind::control_reply, std::int64_t(p::opcode::grant), 0);
+        p::writer w(outgoing);
         p::encode(w, p::grant_body{add_b, add_m, c.next_sequence - 1});
-        deliver_record(c, std::move(r));
+        deliver_record(c, outgoing);
     }
 
     // --- requests ------------------------------------------------------------------------------
@@ -607,10 +676,10 @@ struct server::impl {
         }
         c.queue = q;
         q->clients.push_back(&c);
-        auto r = p::start_reply(p::opcode::open, seq, 0);
-        p::writer w(r);
+        p::start_reply(outgoing, p::opcode::open, seq, 0);
+        p::writer w(outgoing);
         p::encode(w, p::open_reply{q->id, options.max_message_size, q->capacity});
-        deliver_record(c, std::move(r));
+        deliver_record(c, outgoing);
     }
 
     void on_send(client& c, std::uint64_t seq, std::span<const std::byte> body) {
@@ -692,10 +761,10 @@ struct server::impl {
     }
 
     void reply_message(client& c, p::opcode op, std::uint64_t seq, const queued_message& m) {
-        auto r = p::start_reply(op, seq, 0);
-        p::writer w(r);
+        p::start_reply(outgoing, op, seq, 0);
+        p::writer w(outgoing);
         p::encode(w, p::message_body{m.type, m.arrival, m.sender_pid, m.size, m.payload()});
-        deliver_record(c, std::move(r));
+        deliver_record(c, outgoing);
     }
 
     void on_peek(client& c, std::uint64_t seq, std::span<const std::byte> body) {
@@ -747,7 +816,7 @@ struct server::impl {
             p::writer rw(r);
             p::encode(rw, p::list_part_header{total, count, next == entries.size()});
             rw.bytes(body);
-            if (!deliver_record(c, std::move(r)))
+            if (!deliver_record(c, r))
                 return;
         } while (next < entries.size());
     }
@@ -782,10 +851,10 @@ struct server::impl {
             return (void)reply_error(c, p::opcode::stat, seq, q.error());
         if (!permitted(c, **q, 0444))
             return (void)reply_error(c, p::opcode::stat, seq, EACCES);
-        auto r = p::start_reply(p::opcode::stat, seq, 0);
-        p::writer w(r);
+        p::start_reply(outgoing, p::opcode::stat, seq, 0);
+        p::writer w(outgoing);
         p::encode(w, stat_of(**q));
-        deliver_record(c, std::move(r));
+        deliver_record(c, outgoing);
     }
 
     void on_set(client& c, std::uint64_t seq, std::span<const std::byte> body) {
@@ -845,10 +914,10 @@ struct server::impl {
         i.max_queue_bytes = options.max_queue_bytes;
         i.max_message_size = options.max_message_size;
         i.max_clients = options.max_clients;
-        auto r = p::start_reply(p::opcode::info, seq, 0);
-        p::writer w(r);
+        p::start_reply(outgoing, p::opcode::info, seq, 0);
+        p::writer w(outgoing);
         p::encode(w, i);
-        deliver_record(c, std::move(r));
+        deliver_record(c, outgoing);
     }
 
     void on_list_queues(client& c, std::uint64_t seq, std::span<const std::byte> body) {
@@ -901,6 +970,7 @@ struct server::impl {
             return fault(c, "malformed ack");
         if (c.transit.empty() || c.transit.front().arrival != *arrival)
             return fault(c, "ack of a message not handed over");
+        release_buffer(std::move(c.transit.front().data));
         c.transit.pop_front();
     }
 
@@ -944,55 +1014,77 @@ struct server::impl {
         }
     }
 
+    // Serves one record of c, read into `record`; `longer` if it did not fit its slot. Returns
+    // false once c is cut.
+    bool serve(client& c, std::span<const std::byte> record, bool longer) {
+        if (record.empty()) { // end of stream (a zero-length record is no request either)
+            doom(c);
+            return false;
+        }
+        if (longer) {
+            fault(c, "record longer than the largest request");
+            return false;
+        }
+        auto h = decode(record, max_request);
+        if (!h) {
+            fault(c, to_string(h.error()));
+            return false;
+        }
+        if (h->sequence != c.next_sequence) {
+            fault(c, to_string(frame_fault::bad_sequence));
+            return false;
+        }
+        ++c.next_sequence;
+        auto body = record.subspan(frame_header::size, h->length);
+        if (h->kind == frame_kind::data) {
+            if (h->length > options.max_message_size) {
+                fault(c, to_string(frame_fault::too_long));
+                return false;
+            }
+            on_data(c, *h, body);
+        } else if (h->kind == frame_kind::control_request) {
+            on_request(c, *h, body);
+        } else {
+            fault(c, to_string(frame_fault::unexpected_kind));
+        }
+        return !c.dead;
+    }
+
     // Reads and serves up to a batch of c's records.
     void on_readable(client& c) {
-        for (int budget = batch_records; budget-- > 0 && !c.dead;) {
+        for (int budget = batch_records; budget > 0 && !c.dead;) {
+            const unsigned want = unsigned(std::min<std::size_t>(slots, std::size_t(budget)));
             auto take = [&] {
                 return retry_eintr([&] {
-                    return ::recv(c.fd.get(), in.data(), in.size(), MSG_TRUNC | MSG_DONTWAIT);
+                    return ::recvmmsg(c.fd.get(), in_msgs.data(), want, MSG_TRUNC | MSG_DONTWAIT,
+                                      nullptr);
                 });
             };
-            ssize_t n = take();
+            int n = take();
             // AF_UNIX reports a peer that closed with unread data of its own as one ECONNRESET
             // ahead of the records still queued: read on.
             if (n < 0 && errno == ECONNRESET)
                 n = take();
             if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    break;
-                doom(c);
+                if (errno != EAGAIN && errno != EWOULDBLOCK)
+                    doom(c);
                 break;
             }
             if (n == 0) {
                 doom(c);
                 break;
             }
-            if (std::size_t(n) >= in.size()) {
-                fault(c, "record longer than the largest request");
-                break;
-            }
-            auto h = decode(std::span(in.data(), std::size_t(n)), max_request);
-            if (!h) {
-                fault(c, to_string(h.error()));
-                break;
-            }
-            if (h->sequence != c.next_sequence) {
-                fault(c, to_string(frame_fault::bad_sequence));
-                break;
-            }
-            ++c.next_sequence;
-            auto body = std::span<const std::byte>(in.data() + frame_header::size, h->length);
-            if (h->kind == frame_kind::data) {
-                if (h->length > options.max_message_size) {
-                    fault(c, to_string(frame_fault::too_long));
+            budget -= n;
+            for (std::size_t i = 0; i < std::size_t(n); ++i) {
+                const auto& m = in_msgs[i];
+                const std::size_t length = std::min<std::size_t>(m.msg_len, slot_size);
+                const bool longer = (m.msg_hdr.msg_flags & MSG_TRUNC) || m.msg_len >= slot_size;
+                if (!serve(c, std::span<const std::byte>(in.data() + i * slot_size, length),
+                           longer))
                     break;
-                }
-                on_data(c, *h, body);
-            } else if (h->kind == frame_kind::control_request) {
-                on_request(c, *h, body);
-            } else {
-                fault(c, to_string(frame_fault::unexpected_kind));
             }
+            if (unsigned(n) < want) // the socket is empty (or has an error for the next call)
+                break;
         }
         if (c.sent_in_batch)
             top_up(c);
@@ -1005,8 +1097,25 @@ struct server::impl {
         if (::epoll_ctl(poller.get(), EPOLL_CTL_ADD, stop_fd, &stop) < 0)
             return std::unexpected(last_error());
         std::array<epoll_event, 128> events;
+        const auto spin = std::chrono::microseconds(options.spin_us);
+        bool served = false; // the last wait found work: spin before the next sleep
         for (;;) {
-            int n = ::epoll_wait(poller.get(), events.data(), int(events.size()), -1);
+            int n = 0;
+            if (served && spin.count() > 0) {
+                // Busy-poll for a bounded time: work arriving meanwhile is served without a
+                // sleeping wake-up (opt-in, --spin-us: it costs a core while it spins). Each turn
+                // yields, so a client on this same CPU still runs.
+                const auto until = std::chrono::steady_clock::now() + spin;
+                for (;;) {
+                    n = ::epoll_wait(poller.get(), events.data(), int(events.size()), 0);
+                    if (n != 0 || std::chrono::steady_clock::now() >= until)
+                        break;
+                    ::sched_yield();
+                }
+            }
+            if (n == 0)
+                n = ::epoll_wait(poller.get(), events.data(), int(events.size()), -1);
+            served = n > 0;
             if (n < 0) {
                 if (errno == EINTR)
                     continue;

@@ -21,6 +21,7 @@ struct server_options {
     std::size_t max_pending = 64;          ///< parked receives and sends per connection
     std::size_t credit_window = 65536;     ///< bytes of credit a connection may hold
     std::size_t max_output = 8u << 20;     ///< unread reply bytes before a client is cut
+    std::size_t spin_us = 0; ///< after serving, poll this long for more before sleeping (0: never)
 };
 
 /// The daemon: named queues with System V behaviour, served over SEQPACKET to any number of

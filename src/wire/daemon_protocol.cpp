@@ -139,10 +139,21 @@ std::span<const std::byte> reader::rest() {
 // --- records -----------------------------------------------------------------------------------
 
 std::vector<std::byte> start_record(frame_kind kind, std::int64_t type, std::uint64_t sequence) {
-    std::vector<std::byte> r(frame_header::size);
-    encode(frame_header{kind, 0, sequence, type},
-           std::span(r.data(), frame_header::size).first<frame_header::size>());
+    std::vector<std::byte> r;
+    start_record(r, kind, type, sequence);
     return r;
+}
+
+void start_record(std::vector<std::byte>& out, frame_kind kind, std::int64_t type,
+                  std::uint64_t sequence) {
+    out.resize(frame_header::size);
+    encode(frame_header{kind, 0, sequence, type},
+           std::span(out.data(), frame_header::size).first<frame_header::size>());
+}
+
+void start_reply(std::vector<std::byte>& out, opcode op, std::uint64_t sequence, int error) {
+    start_record(out, frame_kind::control_reply, static_cast<std::int64_t>(op), sequence);
+    writer(out).i32(error).u32(0);
 }
 
 std::vector<std::byte>& finish_record(std::vector<std::byte>& record) {

@@ -235,6 +235,12 @@ std::vector<std::byte>& finish_record(std::vector<std::byte>& record);
 /// A reply record: result errno, then (only if 0) a body the caller appends.
 std::vector<std::byte> start_reply(opcode op, std::uint64_t sequence, int error);
 
+/// As above, but into `out`, which is cleared first and keeps its capacity: a buffer reused for
+/// every record makes no heap allocation once it has grown to the largest record.
+void start_record(std::vector<std::byte>& out, frame_kind kind, std::int64_t type,
+                  std::uint64_t sequence);
+void start_reply(std::vector<std::byte>& out, opcode op, std::uint64_t sequence, int error);
+
 // Encoders append a body to a record begun with start_record/start_reply.
 void encode(writer& w, const open_request& r);
 void encode(writer& w, const open_reply& r);
