@@ -1,6 +1,7 @@
 #include "wire/daemon_protocol.hpp"
 
-#include <bit>
+#include "wire/byte_order.hpp"
+
 #include <cstring>
 
 namespace seqmq::detail::proto {
@@ -8,19 +9,13 @@ namespace {
 
 template <class T>
 void put(std::vector<std::byte>& out, T v) {
-    if constexpr (std::endian::native == std::endian::little)
-        v = std::byteswap(v);
-    const auto* p = reinterpret_cast<const std::byte*>(&v);
-    out.insert(out.end(), p, p + sizeof v);
+    out.resize(out.size() + sizeof v);
+    put_big_endian(out.data() + out.size() - sizeof v, v);
 }
 
 template <class T>
 T get(const std::byte* at) noexcept {
-    T v;
-    std::memcpy(&v, at, sizeof v);
-    if constexpr (std::endian::native == std::endian::little)
-        v = std::byteswap(v);
-    return v;
+    return get_big_endian<T>(at);
 }
 
 constexpr std::uint32_t all_open_bits = open_create | open_exclusive | open_private | open_by_id;

@@ -1,6 +1,7 @@
 #include "wire/frame.hpp"
 
-#include <bit>
+#include "wire/byte_order.hpp"
+
 #include <cstring>
 
 namespace seqmq::detail {
@@ -8,18 +9,12 @@ namespace {
 
 template <class T>
 void put(std::byte* at, T v) noexcept {
-    if constexpr (std::endian::native == std::endian::little)
-        v = std::byteswap(v);
-    std::memcpy(at, &v, sizeof v);
+    put_big_endian(at, v);
 }
 
 template <class T>
 T get(const std::byte* at) noexcept {
-    T v;
-    std::memcpy(&v, at, sizeof v);
-    if constexpr (std::endian::native == std::endian::little)
-        v = std::byteswap(v);
-    return v;
+    return get_big_endian<T>(at);
 }
 
 } // namespace
