@@ -350,6 +350,8 @@ result<udp_endpoint> parse_endpoint(std::string_view ip, std::uint16_t port) {
 
 // "IP:PORT" or "[IPv6]:PORT" of a sockaddr the kernel sent; empty if it is neither.
 std::string format_endpoint(std::span<const std::byte> raw) {
+    if (raw.empty()) // the attribute is absent (an eth bearer): nothing to copy from
+        return {};
     sockaddr_storage storage{};
     std::memcpy(&storage, raw.data(), std::min(raw.size(), sizeof storage));
     char text[INET6_ADDRSTRLEN] = {};
