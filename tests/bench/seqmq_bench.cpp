@@ -89,6 +89,7 @@ struct settings {
     depth_settings depth;
     senders_settings senders;
     std::string json_path, plot_path, daemon_path = SEQMQ_BENCH_DAEMON;
+    unsigned daemon_spin_us = 0;      // --daemon-spin: seqmqd --spin-us
     bool tipc = false;                // --transport tipc
     std::vector<std::string> netns;   // --netns A,B: parent in A, child in B
     std::vector<std::string> compare; // --compare OLD NEW
@@ -124,6 +125,7 @@ void usage(std::ostream& out) {
            "                   --walk-samples positions and extrapolated (default 10000)\n"
            "  --walk-samples K positions timed in such a walk (default 1000)\n"
            "  --daemon PATH    the seqmqd executable (default: the one built with this)\n"
+           "  --daemon-spin US start seqmqd with --spin-us US (opt-in spin; default 0)\n"
            "  --transport tipc raw TIPC and the mailbox over TIPC next to AF_UNIX (transfer "
            "only;\n"
            "                   ratios to raw AF_UNIX); needs a kernel with TIPC\n"
@@ -228,6 +230,8 @@ settings parse_arguments(int argc, char** argv) {
             s.plot_path = value;
         else if (arg == "--daemon")
             s.daemon_path = value;
+        else if (arg == "--daemon-spin")
+            s.daemon_spin_us = unsigned(std::stoul(std::string(value)));
         else if (arg == "--sizes")
             sizes = list(false);
         else if (arg == "--depths")
@@ -903,7 +907,7 @@ private:
 class daemon_process {
 public:
     /// Starts `path` listening at a socket in the scratch directory; empty: why it cannot.
-    std::string start(const std::string& path) {
+    std::string start(const std::string& path, unsigned spin_us) {
         if (path.empty())
             return "seqmqd was not built with this benchmark (and no --daemon given)";
         if (::access(path.c_str(), X_OK) != 0)
@@ -914,9 +918,10 @@ public:
         if (pid_ < 0)
             die_errno("fork");
         if (pid_ == 0) {
+            const std::string spin = std::to_string(spin_us);
             ::execl(path.c_str(), path.c_str(), "--listen", address_.c_str(), "--max-message-size",
-                    "65536", "--max-queue-bytes", "67108864", "--log-level", "warn",
-                    static_cast<char*>(nullptr));
+                    "65536", "--max-queue-bytes", "67108864", "--log-level", "warn", "--spin-us",
+                    spin.c_str(), static_cast<char*>(nullptr));
             std::fprintf(stderr, "seqmq_bench: exec %s: %s\n", path.c_str(), std::strerror(errno));
             _exit(127);
         }
@@ -1597,10 +1602,14 @@ int run(int argc, char** argv) {
     bool daemon_wanted =
         !s.tipc && ((s.wants("transfer") && s.wants_peer("daemon")) || s.wants("steady"));
     if (daemon_wanted) {
-        daemon_why = daemon.start(s.daemon_path);
+        daemon_why = daemon.start(s.daemon_path, s.daemon_spin_us);
         std::cout << "Daemon: "
-                  << (daemon_why.empty() ? "seqmqd at " + daemon.address_text()
-                                         : "not measured — " + daemon_why)
+                  << (daemon_why.empty()
+                          ? "seqmqd at " + daemon.address_text() +
+                                (s.daemon_spin_us
+                                     ? ", --spin-us " + std::to_string(s.daemon_spin_us)
+                                     : std::string())
+                          : "not measured — " + daemon_why)
                   << "\n";
     }
 
