@@ -226,6 +226,17 @@ private:
 
 // ---- one function per netlink request ----
 
+// One action request: `fill` puts its attributes, nested under `attribute`.
+template <class Fill>
+result<void> act(netlink_socket& nl, std::uint8_t command, int attribute, Fill fill) {
+    auto msg = netlink_message::create(nl.family(), command, kind::act);
+    if (!msg)
+        return fail(msg.error());
+    if (auto built = msg->nest(attribute, fill); !built)
+        return built;
+    return nl.transact(*msg);
+}
+
 // One dump request: every reply message parsed by `parse` (returning result<T>), in order.
 template <class T, class Parse>
 result<std::vector<T>> dump(netlink_socket& nl, std::uint8_t command, Parse parse) {
@@ -275,32 +286,20 @@ result<node_info> request_net_get(netlink_socket& nl) {
 
 // TIPC_NL_NET_SET with the identity's two 64-bit words.
 result<void> request_net_set_identity(netlink_socket& nl, const node_identity& id) {
-    auto msg = netlink_message::create(nl.family(), TIPC_NL_NET_SET, kind::act);
-    if (!msg)
-        return fail(msg.error());
     std::uint64_t w0, w1;
     std::memcpy(&w0, id.bytes().data(), sizeof w0);
     std::memcpy(&w1, id.bytes().data() + sizeof w0, sizeof w1);
-    auto built = msg->nest(TIPC_NLA_NET, [&](netlink_message& m) -> result<void> {
+    return act(nl, TIPC_NL_NET_SET, TIPC_NLA_NET, [&](netlink_message& m) -> result<void> {
         if (auto r = m.put_u64(TIPC_NLA_NET_NODEID, w0); !r)
             return r;
         return m.put_u64(TIPC_NLA_NET_NODEID_W1, w1);
     });
-    if (!built)
-        return built;
-    return nl.transact(*msg);
 }
 
 // TIPC_NL_NET_SET with the network id.
 result<void> request_net_set_id(netlink_socket& nl, std::uint32_t network_id) {
-    auto msg = netlink_message::create(nl.family(), TIPC_NL_NET_SET, kind::act);
-    if (!msg)
-        return fail(msg.error());
-    auto built = msg->nest(
-        TIPC_NLA_NET, [&](netlink_message& m) { return m.put_u32(TIPC_NLA_NET_ID, network_id); });
-    if (!built)
-        return built;
-    return nl.transact(*msg);
+    return act(nl, TIPC_NL_NET_SET, TIPC_NLA_NET,
+               [&](netlink_message& m) { return m.put_u32(TIPC_NLA_NET_ID, network_id); });
 }
 
 // A socket address as the UDP media wants it (TIPC_NLA_UDP_LOCAL / _REMOTE): a sockaddr_in or
@@ -378,10 +377,7 @@ result<std::string> bearer_name(std::string_view media, std::string_view id) {
 // TIPC_NL_BEARER_ENABLE; `udp` is given for UDP bearers only.
 result<void> request_bearer_enable(netlink_socket& nl, std::string_view name,
                                    const std::pair<udp_endpoint, udp_endpoint>* udp) {
-    auto msg = netlink_message::create(nl.family(), TIPC_NL_BEARER_ENABLE, kind::act);
-    if (!msg)
-        return fail(msg.error());
-    auto built = msg->nest(TIPC_NLA_BEARER, [&](netlink_message& m) -> result<void> {
+    return act(nl, TIPC_NL_BEARER_ENABLE, TIPC_NLA_BEARER, [&](netlink_message& m) -> result<void> {
         if (auto r = m.put_string(TIPC_NLA_BEARER_NAME, name); !r || !udp)
             return r;
         return m.nest(TIPC_NLA_BEARER_UDP_OPTS, [&](netlink_message& opts) -> result<void> {
@@ -390,22 +386,12 @@ result<void> request_bearer_enable(netlink_socket& nl, std::string_view name,
             return opts.put_bytes(TIPC_NLA_UDP_REMOTE, udp->second.bytes());
         });
     });
-    if (!built)
-        return built;
-    return nl.transact(*msg);
 }
 
 // TIPC_NL_BEARER_DISABLE.
 result<void> request_bearer_disable(netlink_socket& nl, std::string_view name) {
-    auto msg = netlink_message::create(nl.family(), TIPC_NL_BEARER_DISABLE, kind::act);
-    if (!msg)
-        return fail(msg.error());
-    auto built = msg->nest(TIPC_NLA_BEARER, [&](netlink_message& m) {
-        return m.put_string(TIPC_NLA_BEARER_NAME, name);
-    });
-    if (!built)
-        return built;
-    return nl.transact(*msg);
+    return act(nl, TIPC_NL_BEARER_DISABLE, TIPC_NLA_BEARER,
+               [&](netlink_message& m) { return m.put_string(TIPC_NLA_BEARER_NAME, name); });
 }
 
 // TIPC_NL_BEARER_GET as a dump: every enabled bearer.

@@ -95,26 +95,23 @@ bool reader::take(std::size_t n) noexcept {
     return true;
 }
 
-std::uint16_t reader::u16() {
-    if (!take(2))
+template <class T>
+T reader::number() {
+    if (!take(sizeof(T)))
         return 0;
-    auto v = get<std::uint16_t>(in_.data() + at_);
-    at_ += 2;
+    auto v = get<T>(in_.data() + at_);
+    at_ += sizeof(T);
     return v;
+}
+
+std::uint16_t reader::u16() {
+    return number<std::uint16_t>();
 }
 std::uint32_t reader::u32() {
-    if (!take(4))
-        return 0;
-    auto v = get<std::uint32_t>(in_.data() + at_);
-    at_ += 4;
-    return v;
+    return number<std::uint32_t>();
 }
 std::uint64_t reader::u64() {
-    if (!take(8))
-        return 0;
-    auto v = get<std::uint64_t>(in_.data() + at_);
-    at_ += 8;
-    return v;
+    return number<std::uint64_t>();
 }
 std::span<const std::byte> reader::bytes(std::size_t n) {
     if (!take(n))

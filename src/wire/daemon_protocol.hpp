@@ -221,6 +221,8 @@ public:
 
 private:
     bool take(std::size_t n) noexcept;
+    template <class T>
+    T number(); // the next big-endian T, or 0 (and not ok) past the end
     std::span<const std::byte> in_;
     std::size_t at_ = 0;
     bool ok_ = true;
