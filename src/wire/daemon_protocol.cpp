@@ -13,11 +13,6 @@ void put(std::vector<std::byte>& out, T v) {
     put_big_endian(out.data() + out.size() - sizeof v, v);
 }
 
-template <class T>
-T get(const std::byte* at) noexcept {
-    return get_big_endian<T>(at);
-}
-
 constexpr std::uint32_t all_open_bits = open_create | open_exclusive | open_private | open_by_id;
 constexpr std::uint32_t all_op_bits = op_nowait | op_noerror | op_except;
 constexpr std::uint32_t all_set_bits = set_mode | set_uid | set_gid | set_capacity;
@@ -99,7 +94,7 @@ template <class T>
 T reader::number() {
     if (!take(sizeof(T)))
         return 0;
-    auto v = get<T>(in_.data() + at_);
+    auto v = get_big_endian<T>(in_.data() + at_);
     at_ += sizeof(T);
     return v;
 }

@@ -5,20 +5,6 @@
 #include <cstring>
 
 namespace seqmq::detail {
-namespace {
-
-template <class T>
-void put(std::byte* at, T v) noexcept {
-    put_big_endian(at, v);
-}
-
-template <class T>
-T get(const std::byte* at) noexcept {
-    return get_big_endian<T>(at);
-}
-
-} // namespace
-
 std::string_view to_string(frame_fault f) noexcept {
     switch (f) {
     case frame_fault::short_record:
@@ -47,19 +33,19 @@ std::string_view to_string(frame_fault f) noexcept {
 
 void encode(const frame_header& h, std::span<std::byte, frame_header::size> out) noexcept {
     std::byte* p = out.data();
-    put<std::uint16_t>(p, frame_header::magic);
+    put_big_endian<std::uint16_t>(p, frame_header::magic);
     p[2] = std::byte{frame_header::version};
     p[3] = static_cast<std::byte>(h.kind);
-    put<std::uint32_t>(p + 4, h.length);
-    put<std::uint64_t>(p + 8, h.sequence);
-    put<std::uint64_t>(p + 16, static_cast<std::uint64_t>(h.type));
+    put_big_endian<std::uint32_t>(p + 4, h.length);
+    put_big_endian<std::uint64_t>(p + 8, h.sequence);
+    put_big_endian<std::uint64_t>(p + 16, static_cast<std::uint64_t>(h.type));
 }
 
 std::expected<frame_header, frame_fault> decode_prefix(std::span<const std::byte> in) noexcept {
     if (in.size() < frame_header::size)
         return std::unexpected(frame_fault::short_record);
     const std::byte* p = in.data();
-    if (get<std::uint16_t>(p) != frame_header::magic)
+    if (get_big_endian<std::uint16_t>(p) != frame_header::magic)
         return std::unexpected(frame_fault::bad_magic);
     if (std::to_integer<std::uint8_t>(p[2]) != frame_header::version)
         return std::unexpected(frame_fault::bad_version);
@@ -68,9 +54,9 @@ std::expected<frame_header, frame_fault> decode_prefix(std::span<const std::byte
         return std::unexpected(frame_fault::bad_kind);
     frame_header h;
     h.kind = static_cast<frame_kind>(kind);
-    h.length = get<std::uint32_t>(p + 4);
-    h.sequence = get<std::uint64_t>(p + 8);
-    h.type = static_cast<std::int64_t>(get<std::uint64_t>(p + 16));
+    h.length = get_big_endian<std::uint32_t>(p + 4);
+    h.sequence = get_big_endian<std::uint64_t>(p + 8);
+    h.type = static_cast<std::int64_t>(get_big_endian<std::uint64_t>(p + 16));
     return h;
 }
 
@@ -89,16 +75,16 @@ std::expected<frame_header, frame_fault> decode(std::span<const std::byte> recor
 }
 
 void encode_batch_entry(std::byte* out, long type, std::uint32_t length) noexcept {
-    put<std::uint32_t>(out, length);
-    put<std::uint64_t>(out + 4, static_cast<std::uint64_t>(type));
+    put_big_endian<std::uint32_t>(out, length);
+    put_big_endian<std::uint64_t>(out + 4, static_cast<std::uint64_t>(type));
 }
 
 std::expected<batch_entry, frame_fault> read_batch_entry(std::span<const std::byte> rest,
                                                          std::size_t max_payload) noexcept {
     if (rest.size() < batch_entry::header_size)
         return std::unexpected(frame_fault::bad_batch);
-    const std::uint32_t length = get<std::uint32_t>(rest.data());
-    const auto type = static_cast<long>(get<std::uint64_t>(rest.data() + 4));
+    const std::uint32_t length = get_big_endian<std::uint32_t>(rest.data());
+    const auto type = static_cast<long>(get_big_endian<std::uint64_t>(rest.data() + 4));
     if (length > rest.size() - batch_entry::header_size)
         return std::unexpected(frame_fault::bad_batch);
     if (length > max_payload)
@@ -111,8 +97,8 @@ std::expected<batch_entry, frame_fault> read_batch_entry(std::span<const std::by
 void encode(const mailbox_notice& n, std::span<std::byte, mailbox_notice::size> out) noexcept {
     encode(frame_header{frame_kind::control_reply, 16, 0, static_cast<std::int64_t>(n.op)},
            out.first<frame_header::size>());
-    put<std::uint64_t>(out.data() + frame_header::size, n.first);
-    put<std::uint64_t>(out.data() + frame_header::size + 8, n.second);
+    put_big_endian<std::uint64_t>(out.data() + frame_header::size, n.first);
+    put_big_endian<std::uint64_t>(out.data() + frame_header::size + 8, n.second);
 }
 
 std::expected<mailbox_notice, frame_fault>
@@ -123,8 +109,8 @@ decode_notice(std::span<const std::byte> record) noexcept {
     if (h->kind != frame_kind::control_reply || h->length != 16)
         return std::unexpected(frame_fault::unexpected_kind);
     const std::byte* p = record.data() + frame_header::size;
-    return mailbox_notice{static_cast<mailbox_control>(h->type), get<std::uint64_t>(p),
-                          get<std::uint64_t>(p + 8)};
+    return mailbox_notice{static_cast<mailbox_control>(h->type), get_big_endian<std::uint64_t>(p),
+                          get_big_endian<std::uint64_t>(p + 8)};
 }
 
 } // namespace seqmq::detail
