@@ -541,6 +541,9 @@ BOOST_AUTO_TEST_CASE(back_pressure_loses_nothing) {
     for (int id = 0; id < senders; ++id)
         peers.push_back(std::make_unique<peer_process>(a, id, each, 512, "1,2", true));
     std::map<int, int> next;
+    std::map<std::pair<int, long>, int> last_seq; // (sender, type) -> last sequence seen
+    for (int id = 0; id < senders; ++id)
+        last_seq[{id, 1}] = last_seq[{id, 2}] = -1;
     std::size_t most_bytes = 0;
     for (int i = 0; i < senders * each; ++i) {
         if (i % 200 == 0) { // a slow receiver: let the senders run into the limit
@@ -554,11 +557,14 @@ BOOST_AUTO_TEST_CASE(back_pressure_loses_nothing) {
             m.receive(i % 3 ? selector::any() : selector::of_type(2), receive_flags::none, 10s);
         BOOST_TEST_REQUIRE(r.has_value(), "receive " << i << ": " << why(r));
         auto [id, seq] = origin(r->data);
-        if (r->type == 1 || i % 3) // type-2 picks may overtake type 1 of the same sender
-            (void)0;
         BOOST_TEST_REQUIRE((id >= 0 && id < senders));
+        // Type-2 picks overtake type 1, but each sender's messages of one type keep their order.
+        BOOST_TEST_REQUIRE(r->type == long(seq % 2 + 1),
+                           "message " << seq << " has the wrong type");
+        auto& last = last_seq[{id, r->type}];
+        BOOST_TEST_REQUIRE(seq > last, "sender " << id << " type " << r->type << " out of order");
+        last = seq;
         ++next[id];
-        (void)seq;
     }
     for (auto& p : peers) {
         BOOST_TEST(p->wait() == 0);
