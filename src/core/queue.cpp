@@ -160,29 +160,17 @@ struct queue::impl {
     result<std::uint64_t> send_out(const deadline& until, bool interruptible) {
         const std::uint64_t seq = next_sequence;
         p::finish_record(out);
-        for (;;) {
-            if (!fd)
-                return std::unexpected(lost());
-            ssize_t n = retry_eintr([&] {
-                return ::send(fd.get(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-            });
-            if (n >= 0) {
-                ++next_sequence;
-                established = true;
-                return seq;
-            }
-            auto err = last_error();
-            // ENOTCONN before any record went through: a TIPC connection seqmqd has not
-            // accepted yet; it turns writable (or hangs up) when it does.
-            if (err != std::errc::resource_unavailable_try_again &&
-                !(err == std::errc::not_connected && !established)) {
-                drain();
-                return std::unexpected(lost());
-            }
-            auto w = wait_fd(fd.get(), POLLOUT, until);
-            if (!w && (interruptible || w.error() != std::errc::interrupted))
-                return std::unexpected(w.error());
+        if (!fd)
+            return std::unexpected(lost());
+        auto sent = send_record(fd.get(), out, established, until, false, interruptible);
+        if (sent) {
+            ++next_sequence;
+            return seq;
         }
+        if (sent.error() == std::errc::timed_out || sent.error() == std::errc::interrupted)
+            return std::unexpected(sent.error());
+        drain(); // the daemon may have said why before it closed
+        return std::unexpected(lost());
     }
 
     result<std::uint64_t> request(p::opcode op, std::span<const std::byte> body) {

@@ -102,34 +102,19 @@ struct sender::impl {
     // Sends the record of `length` bytes in the buffer, which carries `count` messages.
     result<void> transmit(std::size_t length, std::uint64_t count, send_flags flags,
                           const deadline& until) {
-        for (;;) {
-            ssize_t n = retry_eintr([&] {
-                return ::send(fd.get(), buffer.data(), length, MSG_DONTWAIT | MSG_NOSIGNAL);
-            });
-            if (n >= 0) {
-                sequence += count;
-                established = true;
-                return {};
-            }
-            auto err = last_error();
-            // EAGAIN: no room. ENOTCONN before any send went through: a TIPC connection the
-            // mailbox has not accepted yet; it turns writable (or hangs up) when it does.
-            if (err == std::errc::resource_unavailable_try_again ||
-                (err == std::errc::not_connected && !established)) {
-                if (flags & send_flags::nowait)
-                    return std::unexpected(
-                        std::make_error_code(std::errc::resource_unavailable_try_again));
-                if (auto w = wait_fd(fd.get(), POLLOUT, until); !w)
-                    return std::unexpected(w.error());
-                continue;
-            }
-            if (err == std::errc::broken_pipe || err == std::errc::connection_reset ||
-                err == std::errc::not_connected) {
-                read_notices();
-                return std::unexpected(cut_for ? cut_for : make_error_code(errc::mailbox_closed));
-            }
-            return std::unexpected(err);
+        auto sent = send_record(fd.get(), std::span(buffer.data(), length), established, until,
+                                flags & send_flags::nowait);
+        if (sent) {
+            sequence += count;
+            return {};
         }
+        const auto& err = sent.error();
+        if (err == std::errc::broken_pipe || err == std::errc::connection_reset ||
+            err == std::errc::not_connected) {
+            read_notices();
+            return std::unexpected(cut_for ? cut_for : make_error_code(errc::mailbox_closed));
+        }
+        return sent;
     }
 
     result<void> send(long type, std::span<const std::byte> payload, send_flags flags,

@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <poll.h>
+#include <sys/socket.h>
 
 namespace seqmq::detail {
 
@@ -25,6 +26,27 @@ result<void> wait_fd(int fd, short events, const deadline& until) noexcept {
             return std::unexpected(last_error());
         if (until.passed())
             return std::unexpected(std::make_error_code(std::errc::timed_out));
+    }
+}
+
+result<void> send_record(int fd, std::span<const std::byte> record, bool& established,
+                         const deadline& until, bool nowait, bool interruptible) noexcept {
+    for (;;) {
+        ssize_t n = retry_eintr(
+            [&] { return ::send(fd, record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL); });
+        if (n >= 0) {
+            established = true;
+            return {};
+        }
+        auto err = last_error();
+        if (err != std::errc::resource_unavailable_try_again &&
+            !(err == std::errc::not_connected && !established))
+            return std::unexpected(err);
+        if (nowait)
+            return std::unexpected(std::make_error_code(std::errc::resource_unavailable_try_again));
+        auto w = wait_fd(fd, POLLOUT, until);
+        if (!w && (interruptible || w.error() != std::errc::interrupted))
+            return std::unexpected(w.error());
     }
 }
 

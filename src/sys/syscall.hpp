@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <span>
 #include <system_error>
 
 namespace seqmq::detail {
@@ -45,5 +46,15 @@ private:
 /// Waits until `fd` has one of `events` (POLLIN/POLLOUT) or the deadline passes.
 /// Errors: timed_out, interrupted.
 result<void> wait_fd(int fd, short events, const deadline& until) noexcept;
+
+/// Sends one whole record on a non-blocking SEQPACKET socket, waiting (POLLOUT) for room up to
+/// `until` unless `nowait`. While `established` is false, ENOTCONN means "not accepted yet" (a
+/// TIPC connection completes only when the listener accepts it) and is waited out like a full
+/// buffer; `established` turns true once a record has gone. Without `interruptible`, a signal
+/// only resumes the wait. Never raises SIGPIPE.
+/// Errors: resource_unavailable_try_again (nowait), timed_out, interrupted, or the errno of
+/// send() — broken_pipe, connection_reset, not_connected when the peer has gone.
+result<void> send_record(int fd, std::span<const std::byte> record, bool& established,
+                         const deadline& until, bool nowait, bool interruptible = true) noexcept;
 
 } // namespace seqmq::detail
