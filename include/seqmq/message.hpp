@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <sys/types.h>
 #include <vector>
 
@@ -73,6 +74,22 @@ struct received {
     std::size_t untruncated_size = 0; ///< the message's true length
     pid_t sender_pid = 0;             ///< 0 where the transport has no credentials (TIPC)
     bool truncated() const noexcept { return size < untruncated_size; }
+};
+
+/// One message of a send_many() call (sender, queue).
+struct outgoing_message {
+    long type;
+    std::span<const std::byte> payload;
+};
+
+/// One message taken by queue::receive_many(): its payload was written to `data`, a part of the
+/// caller's buffer. Truncation (noerror) is data, not an error.
+struct incoming_message {
+    long type = 0;
+    std::span<std::byte> data;
+    std::size_t untruncated_size = 0; ///< the message's true length
+    pid_t sender_pid = 0;             ///< 0 where the transport has no credentials (TIPC)
+    bool truncated() const noexcept { return data.size() < untruncated_size; }
 };
 
 /// An owned copy of a message.

@@ -128,12 +128,33 @@ public:
     result<void> send(long type, std::span<const std::byte> payload,
                       send_flags flags = send_flags::none, timeout limit = {});
 
+    /// Sends `messages` in order. Those that fit the handle's credit go packed into batch
+    /// records, many to one system call; the daemon queues each on its own (its type,
+    /// boundaries and place in arrival order kept). The others go as send() would send them.
+    /// Returns how many were sent: all, or fewer when nowait, the timeout, a signal or an error
+    /// stopped it after some had gone (the error then shows again on the next call).
+    /// Errors (nothing sent): as send(); every message is checked (type, size) before any goes.
+    result<std::size_t> send_many(std::span<const outgoing_message> messages,
+                                  send_flags flags = send_flags::none, timeout limit = {});
+
     /// Takes the first message `which` selects, writing its payload into `buffer`.
     /// Errors: no_message with nowait and nothing matching; timed_out; argument_list_too_long
     /// (E2BIG) when the message is longer than `buffer` without noerror — it stays queued;
     /// permission_denied without read permission; interrupted; identifier_removed.
     result<received> receive(std::span<std::byte> buffer, selector which = {},
                              receive_flags flags = receive_flags::none, timeout limit = {});
+
+    /// Takes up to out.size() messages in one round trip: the ones, in the order, that
+    /// successive receive() calls with `which` would take. Payloads are written back to back
+    /// into `buffer`; out[i].data is where message i landed. Waits (unless nowait) until at
+    /// least one matches. The first message is held to receive()'s rules (E2BIG without
+    /// noerror if longer than `buffer`, truncated with it); after it, the batch ends before a
+    /// message that does not fit what is left of `buffer` (it stays queued, next in line), and
+    /// it stays within one reply of about 60 KB. Returns how many were taken (>= 1).
+    /// Errors: as receive(); invalid_argument if `out` is empty.
+    result<std::size_t> receive_many(std::span<std::byte> buffer, std::span<incoming_message> out,
+                                     selector which = {}, receive_flags flags = receive_flags::none,
+                                     timeout limit = {});
 
     /// As above, returning an owned copy (never truncates).
     /// Errors: no_message, timed_out, permission_denied, interrupted, identifier_removed.

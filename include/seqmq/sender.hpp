@@ -19,12 +19,6 @@ struct sender_options {
     std::size_t max_message_size = 8192;
 };
 
-/// One message of a send_many() call.
-struct outgoing_message {
-    long type;
-    std::span<const std::byte> payload;
-};
-
 /// A connection to one mailbox. Move-only; not thread-safe.
 class sender {
 public:

@@ -359,19 +359,105 @@ struct queue::impl {
 
     // --- operations ----------------------------------------------------------------------------
 
-    result<void> send(long type, std::span<const std::byte> payload, send_flags flags,
-                      timeout limit) {
+    result<void> check(long type, std::size_t size) const {
         if (type < 1)
             return std::unexpected(make_error_code(errc::bad_type));
-        if (payload.size() > max_message_size)
+        if (size > max_message_size)
             return fail(std::errc::message_size);
+        return {};
+    }
+
+    // What every send and receive does first: hears the daemon out, and fails if it is gone.
+    result<void> usable() {
         drain();
         if (removed)
             return fail(std::errc::identifier_removed);
         if (!fd)
             return std::unexpected(lost());
-        const deadline until(limit);
+        return {};
+    }
+
+    result<void> send(long type, std::span<const std::byte> payload, send_flags flags,
+                      timeout limit) {
+        if (auto ok = check(type, payload.size()); !ok)
+            return ok;
+        if (auto ok = usable(); !ok)
+            return ok;
         ever_sent = true;
+        return send_checked(type, payload, flags, deadline(limit));
+    }
+
+    // Packs messages[0..] into one data_batch record within the credit and the daemon's largest
+    // message; returns how many it took (0: not even two fit, so batching gains nothing).
+    // Errors: as send_out().
+    result<std::size_t> send_batch_on_credit(std::span<const outgoing_message> messages,
+                                             const deadline& until) {
+        std::size_t count = 0, bytes = 0, length = 0;
+        for (const auto& m : messages) {
+            if (count + 1 > credit_messages || bytes + m.payload.size() > credit_bytes ||
+                length + batch_entry::header_size + m.payload.size() > max_message_size)
+                break;
+            bytes += m.payload.size();
+            length += batch_entry::header_size + m.payload.size();
+            ++count;
+        }
+        if (count < 2)
+            return 0;
+        auto w = begin(frame_kind::data_batch, std::int64_t(count));
+        std::array<std::byte, batch_entry::header_size> entry;
+        for (const auto& m : messages.first(count)) {
+            encode_batch_entry(entry.data(), m.type, std::uint32_t(m.payload.size()));
+            w.bytes(entry).bytes(m.payload);
+        }
+        if (auto sent = send_out(until, true); !sent)
+            return std::unexpected(sent.error());
+        next_sequence += count - 1; // a batch takes one sequence number per message
+        credit_bytes -= bytes;
+        credit_messages -= count;
+        unconfirmed = true;
+        return count;
+    }
+
+    result<std::size_t> send_many(std::span<const outgoing_message> messages, send_flags flags,
+                                  timeout limit) {
+        for (const auto& m : messages)
+            if (auto ok = check(m.type, m.payload.size()); !ok)
+                return std::unexpected(ok.error());
+        if (auto ok = usable(); !ok)
+            return std::unexpected(ok.error());
+        ever_sent = true;
+        const deadline until(limit);
+        std::size_t sent = 0;
+        // After an error, what went stays sent: the count, and the error again on the next call.
+        auto stop = [&](std::error_code e) -> result<std::size_t> {
+            if (sent == 0)
+                return std::unexpected(e);
+            return sent;
+        };
+        while (sent < messages.size()) {
+            auto rest = messages.subspan(sent);
+            if (credit_messages < 2 || credit_bytes < rest[0].payload.size()) {
+                drain(); // a grant may have come
+                if (removed)
+                    return stop(std::make_error_code(std::errc::identifier_removed));
+            }
+            auto n = send_batch_on_credit(rest, until);
+            if (!n)
+                return stop(n.error());
+            if (*n == 0) {
+                if (auto r = send_checked(rest[0].type, rest[0].payload, flags, until); !r)
+                    return stop(r.error());
+                n = 1;
+            }
+            sent += *n;
+        }
+        return sent;
+    }
+
+    // One message whose type and size are checked: on credit if there is enough, else as a
+    // request the daemon answers once the message is queued.
+    result<void> send_checked(long type, std::span<const std::byte> payload, send_flags flags,
+                              const deadline& until) {
         if (credit_bytes >= payload.size() && credit_messages >= 1) {
             // The space is set aside for us: no need to hear back.
             auto seq = write(frame_kind::data, type, payload, until, true);
@@ -404,8 +490,9 @@ struct queue::impl {
         (void)request();
     }
 
-    result<received> receive(std::span<std::byte> buffer, selector which, receive_flags flags,
-                             timeout limit, std::uint64_t* arrival = nullptr) {
+    // Starts a receive request: the caller appends its body to the writer returned, then
+    // finishes with take(). Errors: as usable().
+    result<p::writer> begin_take(p::opcode op) {
         if (ever_sent)
             drain();
         if (removed)
@@ -413,6 +500,10 @@ struct queue::impl {
         if (!fd)
             return std::unexpected(lost());
         give_back_credit();
+        return begin(op);
+    }
+
+    static std::uint32_t take_bits(selector which, receive_flags flags) {
         std::uint32_t bits = 0;
         if (flags & receive_flags::nowait)
             bits |= p::op_nowait;
@@ -420,8 +511,11 @@ struct queue::impl {
             bits |= p::op_noerror;
         if (which.except)
             bits |= p::op_except;
-        auto w = begin(p::opcode::receive);
-        p::encode(w, p::receive_request{which.type, bits, buffer.size()});
+        return bits;
+    }
+
+    // Sends the receive request begin_take() started and waits for what it takes.
+    result<reply> take(receive_flags flags, timeout limit) {
         const deadline until(limit);
         auto seq = send_out(until, true);
         if (!seq)
@@ -432,6 +526,18 @@ struct queue::impl {
             return std::unexpected(r.error());
         if (r->error)
             return fail_errno(r->error);
+        return r;
+    }
+
+    result<received> receive(std::span<std::byte> buffer, selector which, receive_flags flags,
+                             timeout limit, std::uint64_t* arrival = nullptr) {
+        auto w = begin_take(p::opcode::receive);
+        if (!w)
+            return std::unexpected(w.error());
+        p::encode(*w, p::receive_request{which.type, take_bits(which, flags), buffer.size()});
+        auto r = take(flags, limit);
+        if (!r)
+            return std::unexpected(r.error());
         auto m = p::decode_message(r->body);
         if (!m || m->data.size() > buffer.size())
             return std::unexpected(make_error_code(errc::bad_frame));
@@ -442,6 +548,43 @@ struct queue::impl {
         if (arrival)
             *arrival = m->arrival;
         return got;
+    }
+
+    result<std::size_t> receive_many(std::span<std::byte> buffer, std::span<incoming_message> out,
+                                     selector which, receive_flags flags, timeout limit) {
+        if (out.empty())
+            return fail(std::errc::invalid_argument);
+        auto w = begin_take(p::opcode::receive_many);
+        if (!w)
+            return std::unexpected(w.error());
+        const auto most = std::uint32_t(std::min<std::size_t>(out.size(), UINT32_MAX));
+        p::encode(
+            *w, p::receive_many_request{which.type, take_bits(which, flags), buffer.size(), most});
+        auto r = take(flags, limit);
+        if (!r)
+            return std::unexpected(r.error());
+        auto h = p::decode_batch_header(r->body);
+        if (!h || h->count > out.size())
+            return std::unexpected(make_error_code(errc::bad_frame));
+        std::size_t used = 0;
+        std::uint64_t last = 0;
+        for (std::size_t i = 0; i < h->count; ++i) {
+            auto m = p::decode_entry(r->body);
+            if (!m || m->data.size() > buffer.size() - used)
+                return std::unexpected(make_error_code(errc::bad_frame));
+            auto data = buffer.subspan(used, m->data.size());
+            if (!data.empty())
+                std::memcpy(data.data(), m->data.data(), data.size());
+            used += data.size();
+            out[i] = {long(m->type), data, m->size, pid_t(m->sender_pid)};
+            last = m->arrival;
+        }
+        if (!r->body.done())
+            return std::unexpected(make_error_code(errc::bad_frame));
+        auto a = begin(p::opcode::ack_many);
+        p::encode(a, p::ack_many_body{h->count, last});
+        (void)request();
+        return std::size_t(h->count);
     }
 
     result<message> message_reply(p::opcode op, std::span<const std::byte> body) {
@@ -611,6 +754,17 @@ result<void> queue::send(long type, std::span<const std::byte> payload, send_fla
 result<received> queue::receive(std::span<std::byte> buffer, selector which, receive_flags flags,
                                 timeout limit) {
     return impl_->receive(buffer, which, flags, limit);
+}
+
+result<std::size_t> queue::send_many(std::span<const outgoing_message> messages, send_flags flags,
+                                     timeout limit) {
+    return impl_->send_many(messages, flags, limit);
+}
+
+result<std::size_t> queue::receive_many(std::span<std::byte> buffer,
+                                        std::span<incoming_message> out, selector which,
+                                        receive_flags flags, timeout limit) {
+    return impl_->receive_many(buffer, out, which, flags, limit);
 }
 
 result<message> queue::receive(selector which, receive_flags flags, timeout limit) {

@@ -3,6 +3,7 @@
 #include "core/stash.hpp"
 #include "log.hpp"
 #include "transport/transport.hpp"
+#include "wire/byte_order.hpp"
 #include "wire/daemon_protocol.hpp"
 #include "wire/frame.hpp"
 
@@ -35,6 +36,7 @@ constexpr std::uint64_t stop_tag = 1;
 constexpr std::uint64_t first_listener_tag = 2; // listener i: 2 + i; clients: their address
 constexpr int batch_records = 64;               // records read from one client per wakeup
 constexpr std::size_t list_part_bytes = 60000;  // a list reply part stays far below SO_SNDBUF
+constexpr std::size_t batch_entry_header = 28;  // i64 type, u64 arrival, i32 pid, u32 size, u32 n
 constexpr std::size_t read_slots_max = 16;      // records taken by one recvmmsg, at most
 constexpr std::size_t read_bytes_max = 1 << 20; // ... and their buffers' total size
 
@@ -52,6 +54,7 @@ struct parked_receive {
     selector which;
     std::uint64_t buffer;
     bool noerror;
+    p::opcode op; // receive, or receive_many (answered with a batch of one)
 };
 
 struct parked_send {
@@ -97,7 +100,9 @@ struct in_transit {
 class transit_queue {
 public:
     bool empty() const noexcept { return head_ == items_.size(); }
+    std::size_t size() const noexcept { return items_.size() - head_; }
     in_transit& front() noexcept { return items_[head_]; }
+    const in_transit& at(std::size_t i) const { return items_.at(head_ + i); }
     void push_back(in_transit t) {
         if (head_ > 16 && head_ * 2 > items_.size()) {
             items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
@@ -160,6 +165,7 @@ struct server::impl {
     std::size_t max_request;         // largest request payload accepted
     std::vector<std::byte> outgoing; // the record being built: every reply and notice starts here
     std::vector<std::vector<std::byte>> spare; // buffers of acknowledged messages, for reuse
+    std::vector<batch_entry> batch;            // the messages of the data_batch being served
 
     explicit impl(const server_options& o)
         : options(o),
@@ -465,14 +471,22 @@ struct server::impl {
         c.credit_bytes = c.credit_messages = 0;
     }
 
-    // Hands a message to a receiver. Returns false if the receiver's connection is gone, in
-    // which case nothing was handed over.
-    bool hand_over(hosted_queue& q, client& r, std::uint64_t seq, long type, std::uint64_t arrival,
-                   pid_t sender, std::span<const std::byte> data, std::uint64_t buffer) {
-        p::start_reply(outgoing, p::opcode::receive, seq, 0);
+    // Hands a message to a receiver, answering its request `op` (receive, or receive_many with
+    // a batch of one). Returns false if the receiver's connection is gone, in which case nothing
+    // was handed over.
+    bool hand_over(hosted_queue& q, client& r, p::opcode op, std::uint64_t seq, long type,
+                   std::uint64_t arrival, pid_t sender, std::span<const std::byte> data,
+                   std::uint64_t buffer) {
+        p::start_reply(outgoing, op, seq, 0);
         p::writer w(outgoing);
-        p::encode(w, p::message_body{type, arrival, sender, std::uint32_t(data.size()),
-                                     data.first(std::min<std::size_t>(data.size(), buffer))});
+        const p::message_body m{type, arrival, sender, std::uint32_t(data.size()),
+                                data.first(std::min<std::size_t>(data.size(), buffer))};
+        if (op == p::opcode::receive_many) {
+            p::encode(w, p::batch_header{1});
+            p::encode_entry(w, m);
+        } else {
+            p::encode(w, m);
+        }
         if (!deliver_record(r, outgoing))
             return false;
         r.transit.push_back({q.id, type, arrival, sender, take_buffer(data)});
@@ -495,10 +509,11 @@ struct server::impl {
             it = q.receivers.erase(it);
             --r.pending;
             if (data.size() > waiter.buffer && !waiter.noerror) {
-                reply_error(r, p::opcode::receive, waiter.sequence, E2BIG);
+                reply_error(r, waiter.op, waiter.sequence, E2BIG);
                 continue;
             }
-            if (hand_over(q, r, waiter.sequence, type, arrival, sender, data, waiter.buffer))
+            if (hand_over(q, r, waiter.op, waiter.sequence, type, arrival, sender, data,
+                          waiter.buffer))
                 return true;
         }
         return false;
@@ -564,7 +579,7 @@ struct server::impl {
     void remove_queue(hosted_queue& q) {
         for (auto& r : q.receivers) {
             --r.who->pending;
-            reply_error(*r.who, p::opcode::receive, r.sequence, EIDRM);
+            reply_error(*r.who, r.op, r.sequence, EIDRM);
         }
         for (auto& s : q.senders) {
             --s.who->pending;
@@ -714,20 +729,43 @@ struct server::impl {
         hq.senders.push_back({&c, seq, long(req->type), {req->text.begin(), req->text.end()}});
     }
 
+    // Takes `count` messages of `bytes` in all out of c's credit; false (and c is cut) if they
+    // exceed it.
+    bool spend_credit(client& c, std::size_t bytes, std::size_t count) {
+        if (!c.queue || bytes > c.credit_bytes || count > c.credit_messages) {
+            fault(c, c.queue ? "data record beyond the credit granted" : "data record before open");
+            return false;
+        }
+        c.credit_bytes -= bytes;
+        c.credit_messages -= count;
+        c.queue->reserved_bytes -= bytes;
+        c.queue->reserved_messages -= count;
+        c.sent_in_batch = true;
+        return true;
+    }
+
     void on_data(client& c, const frame_header& h, std::span<const std::byte> text) {
         if (c.queue_removed)
             return; // sent on credit before the removal reached the client: gone with the queue
-        if (!c.queue)
-            return fault(c, "data record before open");
-        if (text.size() > c.credit_bytes || c.credit_messages == 0)
-            return fault(c, "data record beyond the credit granted");
-        hosted_queue& q = *c.queue;
-        c.credit_bytes -= text.size();
-        --c.credit_messages;
-        q.reserved_bytes -= text.size();
-        --q.reserved_messages;
-        c.sent_in_batch = true;
-        enqueue(q, c, long(h.type), text);
+        if (spend_credit(c, text.size(), 1))
+            enqueue(*c.queue, c, long(h.type), text);
+    }
+
+    // Several credited sends in one record (queue::send_many): each enters the queue on its own.
+    void on_data_batch(client& c, const frame_header& h, std::span<const std::byte> payload) {
+        if (auto split =
+                split_batch(payload, std::uint64_t(h.type), options.max_message_size, batch);
+            !split)
+            return fault(c, std::string(to_string(split.error())));
+        if (c.queue_removed)
+            return;
+        std::size_t bytes = 0;
+        for (const auto& e : batch)
+            bytes += e.payload.size();
+        if (!spend_credit(c, bytes, batch.size()))
+            return;
+        for (const auto& e : batch)
+            enqueue(*c.queue, c, e.type, e.payload);
     }
 
     void on_receive(client& c, std::uint64_t seq, std::span<const std::byte> body) {
@@ -745,8 +783,8 @@ struct server::impl {
         if (const queued_message* m = hq.store->find(which)) {
             if (m->size > req->buffer && !noerror)
                 return (void)reply_error(c, p::opcode::receive, seq, E2BIG);
-            if (hand_over(hq, c, seq, m->type, m->arrival, m->sender_pid, m->payload(),
-                          req->buffer)) {
+            if (hand_over(hq, c, p::opcode::receive, seq, m->type, m->arrival, m->sender_pid,
+                          m->payload(), req->buffer)) {
                 hq.store->pop(*m);
                 admit_senders(hq);
             }
@@ -757,7 +795,61 @@ struct server::impl {
         if (c.pending >= options.max_pending)
             return (void)reply_error(c, p::opcode::receive, seq, ENOBUFS);
         ++c.pending;
-        hq.receivers.push_back({&c, seq, which, req->buffer, noerror});
+        hq.receivers.push_back({&c, seq, which, req->buffer, noerror, p::opcode::receive});
+    }
+
+    // Takes as many messages as successive receives would, in one reply: while the next one
+    // `which` selects fits what is left of the client's buffer and of one reply record.
+    void on_receive_many(client& c, std::uint64_t seq, std::span<const std::byte> body) {
+        auto req = p::decode_receive_many_request(body);
+        if (!req)
+            return fault(c, "malformed receive_many request");
+        const auto op = p::opcode::receive_many;
+        auto q = bound(c);
+        if (!q)
+            return (void)reply_error(c, op, seq, q.error());
+        hosted_queue& hq = **q;
+        if (!permitted(c, hq, 0444))
+            return (void)reply_error(c, op, seq, EACCES);
+        const selector which{long(req->type), (req->flags & p::op_except) != 0};
+        const bool noerror = req->flags & p::op_noerror;
+        const queued_message* m = hq.store->find(which);
+        if (!m) {
+            if (req->flags & p::op_nowait)
+                return (void)reply_error(c, op, seq, ENOMSG);
+            if (c.pending >= options.max_pending)
+                return (void)reply_error(c, op, seq, ENOBUFS);
+            ++c.pending;
+            hq.receivers.push_back({&c, seq, which, req->buffer, noerror, op});
+            return;
+        }
+        if (m->size > req->buffer && !noerror)
+            return (void)reply_error(c, op, seq, E2BIG);
+        p::start_reply(outgoing, op, seq, 0);
+        const std::size_t count_at = outgoing.size();
+        p::writer w(outgoing);
+        p::encode(w, p::batch_header{1}); // the count is filled in below
+        std::uint64_t left = req->buffer;
+        std::uint32_t taken = 0;
+        do {
+            const std::size_t data = std::min<std::uint64_t>(m->size, left);
+            p::encode_entry(w, p::message_body{m->type, m->arrival, m->sender_pid,
+                                               std::uint32_t(m->size), m->payload().first(data)});
+            // Held until acknowledged, and given back to the queue if the client goes away
+            // first (also when this reply cannot be delivered: the client is then doomed).
+            c.transit.push_back(
+                {hq.id, m->type, m->arrival, m->sender_pid, take_buffer(m->payload())});
+            left -= data;
+            ++taken;
+            hq.store->pop(*m);
+            m = taken < req->count ? hq.store->find(which) : nullptr;
+        } while (m && m->size <= left &&
+                 outgoing.size() + batch_entry_header + m->size <= list_part_bytes);
+        put_big_endian(outgoing.data() + count_at, taken);
+        hq.last_receive_pid = c.peer.pid;
+        hq.receive_time = now_ns();
+        deliver_record(c, outgoing);
+        admit_senders(hq);
     }
 
     void reply_message(client& c, p::opcode op, std::uint64_t seq, const queued_message& m) {
@@ -940,9 +1032,10 @@ struct server::impl {
             return; // the queue is gone: the wait was answered with EIDRM
         for (auto it = q->receivers.begin(); it != q->receivers.end(); ++it)
             if (it->who == &c && it->sequence == *target) {
+                const p::opcode op = it->op;
                 q->receivers.erase(it);
                 --c.pending;
-                reply_error(c, p::opcode::receive, *target, ECANCELED);
+                reply_error(c, op, *target, ECANCELED);
                 return;
             }
         for (auto it = q->senders.begin(); it != q->senders.end(); ++it)
@@ -972,6 +1065,19 @@ struct server::impl {
             return fault(c, "ack of a message not handed over");
         release_buffer(std::move(c.transit.front().data));
         c.transit.pop_front();
+    }
+
+    void on_ack_many(client& c, std::span<const std::byte> body) {
+        auto ack = p::decode_ack_many(body);
+        if (!ack)
+            return fault(c, "malformed ack_many");
+        if (ack->count > c.transit.size() ||
+            c.transit.at(std::size_t(ack->count) - 1).arrival != ack->last_arrival)
+            return fault(c, "ack of messages not handed over");
+        for (std::uint64_t i = 0; i < ack->count; ++i) {
+            release_buffer(std::move(c.transit.front().data));
+            c.transit.pop_front();
+        }
     }
 
     void on_request(client& c, const frame_header& h, std::span<const std::byte> body) {
@@ -1005,6 +1111,10 @@ struct server::impl {
             return on_release(c, body);
         case p::opcode::ack:
             return on_ack(c, body);
+        case p::opcode::receive_many:
+            return on_receive_many(c, seq, body);
+        case p::opcode::ack_many:
+            return on_ack_many(c, body);
         case p::opcode::sync:
             if (!body.empty())
                 return fault(c, "malformed sync request");
@@ -1036,12 +1146,17 @@ struct server::impl {
         }
         ++c.next_sequence;
         auto body = record.subspan(frame_header::size, h->length);
-        if (h->kind == frame_kind::data) {
+        if (h->kind == frame_kind::data || h->kind == frame_kind::data_batch) {
             if (h->length > options.max_message_size) {
                 fault(c, to_string(frame_fault::too_long));
                 return false;
             }
-            on_data(c, *h, body);
+            if (h->kind == frame_kind::data) {
+                on_data(c, *h, body);
+            } else {
+                c.next_sequence += std::uint64_t(h->type) - 1; // a batch takes one per message
+                on_data_batch(c, *h, body);
+            }
         } else if (h->kind == frame_kind::control_request) {
             on_request(c, *h, body);
         } else {

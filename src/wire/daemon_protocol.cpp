@@ -51,6 +51,10 @@ std::string_view to_string(opcode op) noexcept {
         return "ack";
     case opcode::sync:
         return "sync";
+    case opcode::receive_many:
+        return "receive_many";
+    case opcode::ack_many:
+        return "ack_many";
     case opcode::grant:
         return "grant";
     case opcode::revoke:
@@ -171,6 +175,15 @@ void encode(writer& w, const send_request& r) {
 void encode(writer& w, const receive_request& r) {
     w.i64(r.type).u32(r.flags).u32(0).u64(r.buffer);
 }
+void encode(writer& w, const receive_many_request& r) {
+    w.i64(r.type).u32(r.flags).u32(0).u64(r.buffer).u32(r.count).u32(0);
+}
+void encode(writer& w, const batch_header& r) {
+    w.u32(r.count).u32(0);
+}
+void encode(writer& w, const ack_many_body& r) {
+    w.u64(r.count).u64(r.last_arrival);
+}
 void encode(writer& w, const peek_request& r) {
     w.i64(r.type).u32(r.flags).u32(0);
 }
@@ -261,6 +274,37 @@ std::optional<receive_request> decode_receive_request(std::span<const std::byte>
     if (!r.done() || zero != 0 || (q.flags & ~all_op_bits))
         return std::nullopt;
     return q;
+}
+
+std::optional<receive_many_request> decode_receive_many_request(std::span<const std::byte> in) {
+    reader r(in);
+    receive_many_request q;
+    q.type = r.i64();
+    q.flags = r.u32();
+    auto zero = r.u32();
+    q.buffer = r.u64();
+    q.count = r.u32();
+    auto zero2 = r.u32();
+    if (!r.done() || zero != 0 || zero2 != 0 || q.count == 0 || (q.flags & ~all_op_bits))
+        return std::nullopt;
+    return q;
+}
+
+std::optional<batch_header> decode_batch_header(reader& r) {
+    batch_header h;
+    h.count = r.u32();
+    auto zero = r.u32();
+    if (!r.ok() || zero != 0 || h.count == 0)
+        return std::nullopt;
+    return h;
+}
+
+std::optional<ack_many_body> decode_ack_many(std::span<const std::byte> in) {
+    reader r(in);
+    ack_many_body a{r.u64(), r.u64()};
+    if (!r.done() || a.count == 0)
+        return std::nullopt;
+    return a;
 }
 
 std::optional<peek_request> decode_peek_request(std::span<const std::byte> in) {

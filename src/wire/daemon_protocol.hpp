@@ -28,21 +28,23 @@ namespace seqmq::detail::proto {
 
 enum class opcode : std::int64_t {
     // requests
-    open = 1,         ///< open_request -> open_reply
-    send = 2,         ///< send_request -> (empty); the round-trip send, for sends without credit
-    receive = 3,      ///< receive_request -> message_body; the client acks it
-    peek = 4,         ///< peek_request -> message_body
-    peek_at = 5,      ///< peek_at_request -> message_body
-    list = 6,         ///< list_request -> list parts of message entries
-    stat = 7,         ///< (empty) -> stat_body
-    set = 8,          ///< set_request -> (empty)
-    remove = 9,       ///< (empty) -> (empty)
-    info = 10,        ///< (empty) -> info_body
-    list_queues = 11, ///< (empty) -> list parts of stat_body entries
-    cancel = 12,      ///< u64 sequence of a waiting request; that request is answered ECANCELED
-    release = 13,     ///< (empty): forget this connection's unused credit (answers revoke)
-    ack = 14,         ///< u64 arrival: the oldest delivered message reached the client; no reply
-    sync = 15,        ///< (empty) -> (empty): every earlier record of this connection is served
+    open = 1,          ///< open_request -> open_reply
+    send = 2,          ///< send_request -> (empty); the round-trip send, for sends without credit
+    receive = 3,       ///< receive_request -> message_body; the client acks it
+    peek = 4,          ///< peek_request -> message_body
+    peek_at = 5,       ///< peek_at_request -> message_body
+    list = 6,          ///< list_request -> list parts of message entries
+    stat = 7,          ///< (empty) -> stat_body
+    set = 8,           ///< set_request -> (empty)
+    remove = 9,        ///< (empty) -> (empty)
+    info = 10,         ///< (empty) -> info_body
+    list_queues = 11,  ///< (empty) -> list parts of stat_body entries
+    cancel = 12,       ///< u64 sequence of a waiting request; that request is answered ECANCELED
+    release = 13,      ///< (empty): forget this connection's unused credit (answers revoke)
+    ack = 14,          ///< u64 arrival: the oldest delivered message reached the client; no reply
+    sync = 15,         ///< (empty) -> (empty): every earlier record of this connection is served
+    receive_many = 16, ///< receive_many_request -> batch_header + entries; the client acks them
+    ack_many = 17,     ///< ack_many_body: the oldest `count` delivered messages reached the client
     // notices, sequence 0
     grant = 100,   ///< grant_body: more credit for sends without a round trip
     revoke = 101,  ///< (empty): give back unused credit with `release`
@@ -113,6 +115,29 @@ struct receive_request {
     std::int64_t type = 0;
     std::uint32_t flags = 0;
     std::uint64_t buffer = 0;
+};
+
+/// receive_many: i64 msgtyp, u32 flags, u32 0, u64 buffer (room for all payloads together),
+/// u32 most messages (>= 1), u32 0. Messages are taken as successive receives would take them,
+/// while each fits what is left of the buffer and the reply stays within one record; the first
+/// is held to receive's rules (E2BIG, or truncated with op_noerror).
+struct receive_many_request {
+    std::int64_t type = 0;
+    std::uint32_t flags = 0;
+    std::uint64_t buffer = 0;
+    std::uint32_t count = 0;
+};
+
+/// receive_many reply: u32 count (>= 1), u32 0, then `count` message entries (as list entries).
+struct batch_header {
+    static constexpr std::size_t size = 8;
+    std::uint32_t count = 0;
+};
+
+/// ack_many: u64 count, u64 arrival of the last of them.
+struct ack_many_body {
+    std::uint64_t count = 0;
+    std::uint64_t last_arrival = 0;
 };
 
 /// peek: i64 msgtyp, u32 flags (op_except only), u32 0
@@ -248,6 +273,9 @@ void encode(writer& w, const open_request& r);
 void encode(writer& w, const open_reply& r);
 void encode(writer& w, const send_request& r);
 void encode(writer& w, const receive_request& r);
+void encode(writer& w, const receive_many_request& r);
+void encode(writer& w, const batch_header& r);
+void encode(writer& w, const ack_many_body& r);
 void encode(writer& w, const peek_request& r);
 void encode(writer& w, const message_body& r);
 void encode(writer& w, const list_request& r);
@@ -264,6 +292,9 @@ std::optional<open_request> decode_open_request(std::span<const std::byte> in);
 std::optional<open_reply> decode_open_reply(reader& r);
 std::optional<send_request> decode_send_request(std::span<const std::byte> in);
 std::optional<receive_request> decode_receive_request(std::span<const std::byte> in);
+std::optional<receive_many_request> decode_receive_many_request(std::span<const std::byte> in);
+std::optional<batch_header> decode_batch_header(reader& r);
+std::optional<ack_many_body> decode_ack_many(std::span<const std::byte> in);
 std::optional<peek_request> decode_peek_request(std::span<const std::byte> in);
 std::optional<message_body> decode_message(reader& r);
 std::optional<list_request> decode_list_request(std::span<const std::byte> in);

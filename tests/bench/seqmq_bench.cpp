@@ -73,9 +73,9 @@ using namespace seqmq_bench;
 // ---------------------------------------------------------------------------------------------
 // Settings.
 
-const std::vector<std::string> known_peers{"sysv",  "posix",       "unix",       "unix-mmsg",
-                                           "seqmq", "seqmq-batch", "seqmq-spin", "daemon",
-                                           "tipc",  "seqmq-tipc"};
+const std::vector<std::string> known_peers{"sysv",         "posix",       "unix",       "unix-mmsg",
+                                           "seqmq",        "seqmq-batch", "seqmq-spin", "daemon",
+                                           "daemon-batch", "tipc",        "seqmq-tipc"};
 const std::vector<std::string> known_suites{"transfer", "depth", "senders", "steady"};
 
 struct settings {
@@ -83,8 +83,8 @@ struct settings {
     std::size_t roundtrips = 10000; // ping-pong: measured round trips per run
     std::size_t repeat = 5;
     std::vector<std::size_t> sizes{16, 64, 1024, 8192, 65536};
-    std::vector<std::string> peers{"sysv",  "posix",       "unix",       "unix-mmsg",
-                                   "seqmq", "seqmq-batch", "seqmq-spin", "daemon"};
+    std::vector<std::string> peers{"sysv",        "posix",      "unix",   "unix-mmsg",   "seqmq",
+                                   "seqmq-batch", "seqmq-spin", "daemon", "daemon-batch"};
     std::vector<std::string> suites = known_suites;
     depth_settings depth;
     senders_settings senders;
@@ -118,7 +118,7 @@ void usage(std::ostream& out) {
            "  --repeat R       runs per measurement; the median is reported (default 5)\n"
            "  --sizes LIST     message sizes, e.g. 16,64,1K,8K,64K (the default)\n"
            "  --peers LIST     of sysv,posix,unix,unix-mmsg,seqmq,seqmq-batch,seqmq-spin,daemon,\n"
-           "                   tipc,seqmq-tipc (default all but the two TIPC ones)\n"
+           "                   daemon-batch,tipc,seqmq-tipc (default all but the two TIPC ones)\n"
            "  --depths LIST    queue depths of the depth suite (default 100,1k,10k,100k; 1k = "
            "1000)\n"
            "  --full-walk-max N  MSG_COPY / SO_PEEK_OFF walks of deeper queues are timed at\n"
@@ -959,8 +959,14 @@ private:
 // opens its own handles after fork.
 class daemon_peer final : public peer {
 public:
-    daemon_peer(const daemon_process& d, std::string why_not) : daemon_(d), why_not_(why_not) {}
-    std::string name() const override { return "seqmq-queue-via-seqmqd"; }
+    /// batched: send_many and receive_many of up to 32 (throughput only).
+    static constexpr std::size_t batch = 32;
+    daemon_peer(const daemon_process& d, std::string why_not, bool batched = false)
+        : daemon_(d), why_not_(why_not), batched_(batched) {}
+    std::string name() const override {
+        return batched_ ? "seqmq-queue-via-seqmqd-batch32" : "seqmq-queue-via-seqmqd";
+    }
+    bool does(workload w) const override { return !batched_ || w == workload::throughput; }
 
     std::string prepare(const run_setup& setup) override {
         if (!why_not_.empty())
@@ -991,7 +997,8 @@ public:
         } else {
             out.emplace(open_queue(names_[0]));
         }
-        return std::make_unique<queue_endpoint>(std::move(in), std::move(out), setup_.size);
+        return std::make_unique<queue_endpoint>(std::move(in), std::move(out), setup_.size,
+                                                batched_ ? batch : 1);
     }
 
     void clean_up() override {
@@ -1001,22 +1008,50 @@ public:
     }
 
     std::string queue_note(const run_setup& setup) const override {
-        return "msg_qbytes " + std::to_string(setup.queue_bytes) + " in seqmqd";
+        return "msg_qbytes " + std::to_string(setup.queue_bytes) + " in seqmqd" +
+               (batched_ ? "; send_many and receive_many of 32" : "");
     }
 
 private:
     class queue_endpoint final : public endpoint {
     public:
         queue_endpoint(std::optional<seqmq::queue> in, std::optional<seqmq::queue> out,
-                       std::size_t size)
-            : in_(std::move(in)), out_(std::move(out)), out_buf_(size), in_buf_(size) {}
+                       std::size_t size, std::size_t batch)
+            : in_(std::move(in)), out_(std::move(out)), out_buf_(size), in_buf_(size * batch),
+              got_(batch), batch_(batch) {
+            pending_.reserve(batch);
+        }
         std::span<std::byte> payload() override { return out_buf_; }
         void send(std::size_t size) override {
+            if (batch_ > 1) {
+                pending_.push_back({1, std::span<const std::byte>(out_buf_.data(), size)});
+                if (pending_.size() == batch_)
+                    flush();
+                return;
+            }
             auto r = out_->send(1, std::span<const std::byte>(out_buf_.data(), size));
             if (!r)
                 die("seqmq::queue::send: " + r.error().message());
         }
+        void flush() override {
+            std::span<const seqmq::outgoing_message> left(pending_);
+            while (!left.empty()) {
+                auto r = out_->send_many(left);
+                if (!r)
+                    die("seqmq::queue::send_many: " + r.error().message());
+                left = left.subspan(*r);
+            }
+            pending_.clear();
+        }
         std::size_t receive(std::size_t size) override {
+            if (batch_ > 1) {
+                auto r = in_->receive_many(in_buf_, got_);
+                if (!r)
+                    die("seqmq::queue::receive_many: " + r.error().message());
+                for (std::size_t i = 0; i < *r; ++i)
+                    check_size(got_[i].untruncated_size, size, "seqmq::queue::receive_many");
+                return *r;
+            }
             auto r = in_->receive(std::span<std::byte>(in_buf_.data(), size));
             if (!r)
                 die("seqmq::queue::receive: " + r.error().message());
@@ -1027,10 +1062,14 @@ private:
     private:
         std::optional<seqmq::queue> in_, out_;
         std::vector<std::byte> out_buf_, in_buf_;
+        std::vector<seqmq::incoming_message> got_;
+        std::size_t batch_;
+        std::vector<seqmq::outgoing_message> pending_;
     };
 
     const daemon_process& daemon_;
     std::string why_not_;
+    bool batched_;
     run_setup setup_;
     std::array<std::string, 2> names_;
 };
@@ -1515,6 +1554,14 @@ void print_goals(std::ostream& out, const std::vector<result_record>& records, c
              ? "(queue/mailbox " +
                    fixed(*rate("seqmq-queue-via-seqmqd") / *rate("seqmq-mailbox"), 2) + "×)"
              : "");
+    line("daemon: 64 B throughput, queue with send_many/receive_many(32)/SysV",
+         quotient(rate("seqmq-queue-via-seqmqd-batch32"), rate("sysv-msgq")), 1, true,
+         rate("seqmq-queue-via-seqmqd-batch32") && rate("seqmq-mailbox-batch32")
+             ? "(/mailbox batch32 " +
+                   fixed(*rate("seqmq-queue-via-seqmqd-batch32") / *rate("seqmq-mailbox-batch32"),
+                         2) +
+                   "×)"
+             : "");
     line("daemon: 64 B round trip p50, queue/raw AF_UNIX",
          quotient(p50("seqmq-queue-via-seqmqd"), p50("unix-seqpacket")), 2.2, false,
          p50("seqmq-queue-via-seqmqd") && p50("seqmq-mailbox")
@@ -1563,6 +1610,8 @@ std::unique_ptr<peer> make_peer(const std::string& name, const ipc_limits& l, co
         return std::make_unique<seqmq_peer>(local, m::spin);
     if (name == "daemon")
         return std::make_unique<daemon_peer>(d, daemon_why);
+    if (name == "daemon-batch")
+        return std::make_unique<daemon_peer>(d, daemon_why, true);
     return std::make_unique<seqmq_peer>(local);
 }
 
@@ -1600,7 +1649,9 @@ int run(int argc, char** argv) {
     daemon_process daemon;
     std::string daemon_why = "not requested";
     bool daemon_wanted =
-        !s.tipc && ((s.wants("transfer") && s.wants_peer("daemon")) || s.wants("steady"));
+        !s.tipc &&
+        ((s.wants("transfer") && (s.wants_peer("daemon") || s.wants_peer("daemon-batch"))) ||
+         s.wants("steady"));
     if (daemon_wanted) {
         daemon_why = daemon.start(s.daemon_path, s.daemon_spin_us);
         std::cout << "Daemon: "

@@ -94,6 +94,25 @@ std::vector<std::byte> u64_body(std::uint64_t v) {
     return b;
 }
 
+// A data_batch payload of one entry per payload, all of type 1.
+std::vector<std::byte> batch_of(std::initializer_list<std::string_view> payloads) {
+    std::vector<std::byte> b;
+    for (auto t : payloads) {
+        std::array<std::byte, seqmq::detail::batch_entry::header_size> entry;
+        seqmq::detail::encode_batch_entry(entry.data(), 1, std::uint32_t(t.size()));
+        b.insert(b.end(), entry.begin(), entry.end());
+        b.insert(b.end(), bytes(t).begin(), bytes(t).end());
+    }
+    return b;
+}
+
+std::vector<std::byte> receive_many_body(std::uint32_t most) {
+    std::vector<std::byte> b;
+    p::writer w(b);
+    p::encode(w, p::receive_many_request{0, p::op_nowait, 1000, most});
+    return b;
+}
+
 std::uint64_t protocol_errors(const daemon_process& d) {
     auto i = seqmq::queue::info(d.options());
     BOOST_TEST_REQUIRE(i.has_value(), why(i));
@@ -189,6 +208,38 @@ BOOST_AUTO_TEST_CASE(each_malformed_record_cuts_only_its_connection) {
          [](raw_client& c) {
              c.open("kept");
              c.request(p::opcode::ack, u64_body(1));
+         }},
+        {"batch beyond credit",
+         [](raw_client& c) {
+             c.open("kept");
+             c.request(p::opcode(2), batch_of({"a", "b"}), frame_kind::data_batch);
+         }},
+        {"batch whose entries disagree with its count",
+         [](raw_client& c) {
+             c.open("kept");
+             c.request(p::opcode(3), batch_of({"a", "b"}), frame_kind::data_batch);
+         }},
+        {"batch with a cut entry",
+         [](raw_client& c) {
+             c.open("kept");
+             auto b = batch_of({"abc"});
+             b.pop_back();
+             c.request(p::opcode(1), b, frame_kind::data_batch);
+         }},
+        {"receive_many of no messages",
+         [](raw_client& c) {
+             c.open("kept");
+             c.request(p::opcode::receive_many, receive_many_body(0));
+         }},
+        {"ack_many of more than was handed over",
+         [](raw_client& c) {
+             c.open("kept");
+             c.request(p::opcode::receive_many, receive_many_body(5));
+             BOOST_TEST(raw_client::result_of(c.next()) == 0); // "survivor"
+             std::vector<std::byte> b;
+             p::writer w(b);
+             p::encode(w, p::ack_many_body{2, 1});
+             c.request(p::opcode::ack_many, b);
          }},
         {"receive with trailing bytes",
          [](raw_client& c) {
@@ -296,4 +347,27 @@ BOOST_AUTO_TEST_CASE(unacknowledged_message_returns_to_its_place) {
     BOOST_TEST(text((*all)[0].data) == "first");
     BOOST_TEST(text((*all)[1].data) == "second");
     BOOST_TEST((*all)[0].arrival < (*all)[1].arrival);
+}
+
+BOOST_AUTO_TEST_CASE(unacknowledged_batch_returns_to_its_places) {
+    daemon_process d;
+    auto q = open_queue(d, "ack-many");
+    for (auto t : {"one", "two", "three", "four"})
+        BOOST_TEST_REQUIRE(q.send(1, bytes(t)).has_value());
+    {
+        raw_client c(d);
+        c.open("ack-many");
+        c.request(p::opcode::receive_many, receive_many_body(3));
+        auto r = c.next();
+        BOOST_TEST_REQUIRE(raw_client::result_of(r) == 0);
+        p::reader rd{std::span<const std::byte>(r).subspan(frame_header::size + 8)};
+        BOOST_TEST(p::decode_batch_header(rd)->count == 3u);
+        BOOST_TEST(q.stat()->count == 1u); // three handed over, not acknowledged
+    }
+    BOOST_TEST_REQUIRE(eventually([&] { return q.stat()->count == 4u; }));
+    auto all = q.peek_all();
+    BOOST_TEST_REQUIRE(all->size() == 4u);
+    const char* in_order[] = {"one", "two", "three", "four"};
+    for (std::size_t i = 0; i < 4; ++i)
+        BOOST_TEST(text((*all)[i].data) == in_order[i]);
 }
