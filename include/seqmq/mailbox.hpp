@@ -30,6 +30,11 @@ struct mailbox_options {
     /// Opt-in: before a receive goes to sleep, poll for this long without sleeping. Trades CPU
     /// (one core busy while spinning) for the wake-up latency of a sleeping receiver.
     std::chrono::microseconds spin{0};
+    /// While exactly one sender is connected, a receive that has to wait first blocks in recv()
+    /// on that sender's socket for up to this long — one system call per message, as on a raw
+    /// socket — and only then waits on every socket (epoll_wait, then recv). The price: a
+    /// sender connecting meanwhile is noticed up to this much later. 0 turns it off.
+    std::chrono::microseconds direct_wait{1000};
 };
 
 /// What IPC_STAT reports about a mailbox, plus seqmq's own counters.
@@ -40,6 +45,7 @@ struct mailbox_stat {
     std::size_t max_message_size = 0;
     pid_t last_send_pid = 0;    ///< msg_lspid: sender of the newest arrival
     pid_t last_receive_pid = 0; ///< msg_lrpid: always the owner
+    /// msg_stime and msg_rtime, to the kernel tick (a few ms; SysV keeps whole seconds)
     std::chrono::system_clock::time_point last_send_time{};    ///< msg_stime
     std::chrono::system_clock::time_point last_receive_time{}; ///< msg_rtime
     std::chrono::system_clock::time_point change_time{};       ///< msg_ctime: open time

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fcntl.h>
 #include <optional>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -34,6 +35,7 @@ struct connection {
     std::uint64_t next_sequence = 1;
     bool ready = false;  // in the ready list: may have records to read
     bool parked = false; // out of epoll: its next record does not fit the stash
+    bool direct = false; // blocking, with SO_RCVTIMEO = direct_wait: see read_direct()
 };
 
 // A receive that takes a message: what it could be handed without stashing.
@@ -239,14 +241,22 @@ struct mailbox::impl {
                 return ::recv(c.fd.get(), buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
             });
         };
-        ssize_t n = take();
+        return took(c, take());
+    }
+
+    // Classifies what a recv of c into `buffer` returned (n bytes, or -1 and errno) and, for a
+    // record, lists its messages in `incoming`.
+    outcome took(connection& c, ssize_t n) {
         // AF_UNIX reports a peer that closed with unread data of its own as one ECONNRESET,
         // ahead of the records still queued here: they are not lost, read on.
         if (n < 0 && errno == ECONNRESET)
-            n = take();
+            n = retry_eintr([&] {
+                return ::recv(c.fd.get(), buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
+            });
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                unready(c);
+                if (c.ready)
+                    unready(c);
                 return outcome::empty;
             }
             log().debug("mailbox {}: recv: {}", where.to_string(), last_error().message());
@@ -287,7 +297,7 @@ struct mailbox::impl {
         }
         c.next_sequence += incoming.size();
         counters.last_send_pid = c.peer.pid;
-        counters.last_send_time = std::chrono::system_clock::now();
+        counters.last_send_time = coarse_now();
         return outcome::got;
     }
 
@@ -308,6 +318,67 @@ struct mailbox::impl {
 
     void stash_record(const record& r) { stash.push(r.type, r.payload, r.sender, next_arrival++); }
 
+    // The fast path of a waiting receive: with one sender connected and nothing else to do,
+    // block in recv() on its socket for up to direct_wait — one system call, as a raw socket
+    // receiver makes, where waiting on all sockets takes two (epoll_wait, recv). Returns the
+    // connection if a record came (its messages in `incoming`), nullptr if the path does not
+    // apply or nothing came in time. Errors: interrupted.
+    result<connection*> read_direct(const deadline& until) {
+        using std::chrono::microseconds;
+        if (options.direct_wait.count() <= 0 || options.spin.count() > 0 ||
+            connections.size() != 1 || !ready.empty() || accept_pending || !parked.empty() ||
+            options.capacity - stash.bytes() < options.max_message_size ||
+            !until.leaves(options.direct_wait))
+            return nullptr;
+        connection& c = *connections.front();
+        if (!c.direct) {
+            // Every other read and send of the mailbox says MSG_DONTWAIT: only recv() here
+            // blocks, and for no longer than the receive timeout.
+            const timeval tv{time_t(options.direct_wait.count() / 1000000),
+                             suseconds_t(options.direct_wait.count() % 1000000)};
+            const int flags = ::fcntl(c.fd.get(), F_GETFL);
+            if (flags < 0 || ::fcntl(c.fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+                ::setsockopt(c.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+                options.direct_wait = microseconds(0); // not this mailbox, then
+                return nullptr;
+            }
+            c.direct = true;
+        }
+        const ssize_t n = ::recv(c.fd.get(), buffer.data(), buffer.size(), MSG_TRUNC);
+        if (n < 0 && errno == EINTR)
+            return std::unexpected(last_error()); // a signal ends a wait, as in epoll_wait
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return nullptr; // quiet for direct_wait: wait on everything
+        return took(c, n) == outcome::got ? &c : nullptr;
+    }
+
+    // Hands the first message of `incoming` (read from c) that `want` wants to the caller and
+    // stashes the others, in arrival order; a wanted one too long for the buffer is stashed in
+    // its place too. Returns what pump() returns, or nothing to read on.
+    std::optional<result<std::optional<record>>> deliver(connection& c, const taker* want) {
+        const record* hit = nullptr;
+        bool too_long = false;
+        for (const record& r : incoming) {
+            if (!hit && !too_long && want && want->wants(r.type)) {
+                if (r.payload.size() <= want->buffer || want->noerror) {
+                    hit = &r;
+                    continue;
+                }
+                too_long = true;
+            }
+            stash_record(r);
+        }
+        if (too_long)
+            return fail(std::errc::argument_list_too_long);
+        if (!hit)
+            return std::nullopt;
+        // Whether c has more is unknown: ask epoll next time rather than probe with a recv
+        // that, in a request-reply exchange, would only say EAGAIN.
+        if (c.ready)
+            unready(c);
+        return std::optional(*hit);
+    }
+
     // Reads records from the connections, stashing each one `want` does not want, until one is
     // wanted (returned, still in `buffer`) or nothing is left to read. With `until`, waits for
     // records up to the deadline; without, never waits.
@@ -321,31 +392,21 @@ struct mailbox::impl {
                 connection& c = *ready[next_ready++ % ready.size()];
                 if (read_one(c, want) != outcome::got)
                     continue;
-                // In arrival order: the first message `want` wants is its answer, the others
-                // are stashed. A wanted one too long for the buffer is stashed in its place too.
-                const record* hit = nullptr;
-                bool too_long = false;
-                for (const record& r : incoming) {
-                    if (!hit && !too_long && want && want->wants(r.type)) {
-                        if (r.payload.size() <= want->buffer || want->noerror) {
-                            hit = &r;
-                            continue;
-                        }
-                        too_long = true;
-                    }
-                    stash_record(r);
-                }
-                if (too_long)
-                    return fail(std::errc::argument_list_too_long);
-                if (hit) {
-                    // Whether c has more is unknown: ask epoll next time rather than probe with
-                    // a recv that, in a request-reply exchange, would only say EAGAIN.
-                    unready(c);
-                    return std::optional(*hit);
-                }
+                if (auto done = deliver(c, want))
+                    return *done;
             }
             if (until && options.spin.count() > 0 && spin_for_events())
                 continue;
+            if (until) {
+                auto direct = read_direct(*until);
+                if (!direct)
+                    return std::unexpected(direct.error());
+                if (*direct) {
+                    if (auto done = deliver(**direct, want))
+                        return *done;
+                    continue;
+                }
+            }
             auto n = poll_events(until ? until->poll_ms() : 0);
             if (!n)
                 return std::unexpected(n.error());
@@ -370,7 +431,7 @@ struct mailbox::impl {
 
     void taken() {
         received_any = true; // last_receive_pid is this process: stat() asks, not each receive
-        counters.last_receive_time = std::chrono::system_clock::now();
+        counters.last_receive_time = coarse_now();
     }
 
     result<received> take_stashed(const queued_message& m, std::span<std::byte> out, bool noerror) {

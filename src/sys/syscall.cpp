@@ -1,10 +1,19 @@
 #include "sys/syscall.hpp"
 
 #include <climits>
+#include <ctime>
 #include <poll.h>
 #include <sys/socket.h>
 
 namespace seqmq::detail {
+
+std::chrono::system_clock::time_point coarse_now() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
 
 int deadline::poll_ms() const noexcept {
     if (forever_)

@@ -30,18 +30,27 @@ auto retry_eintr(F&& call) noexcept(noexcept(call())) {
 /// A point in time after which a blocking call gives up; none = for ever.
 class deadline {
 public:
-    explicit deadline(timeout limit) noexcept
-        : forever_(!limit), at_(std::chrono::steady_clock::now() + limit.value_or(limit_zero)) {}
+    explicit deadline(timeout limit) noexcept : forever_(!limit) {
+        if (limit) // no clock read for the common wait without a limit
+            at_ = std::chrono::steady_clock::now() + *limit;
+    }
 
     /// Milliseconds left for poll/epoll_wait: -1 for ever, 0 if passed (rounded up, never busy).
     int poll_ms() const noexcept;
     bool passed() const noexcept { return !forever_ && std::chrono::steady_clock::now() >= at_; }
+    /// At least `d` left (always true for ever).
+    bool leaves(std::chrono::steady_clock::duration d) const noexcept {
+        return forever_ || at_ - std::chrono::steady_clock::now() >= d;
+    }
 
 private:
-    static constexpr std::chrono::milliseconds limit_zero{0};
     bool forever_;
     std::chrono::steady_clock::time_point at_;
 };
+
+/// The wall clock to a few milliseconds (CLOCK_REALTIME_COARSE): for times a stat reports, as
+/// msg_stime (whole seconds in SysV), taken on every message without the cost of a clock read.
+std::chrono::system_clock::time_point coarse_now() noexcept;
 
 /// Waits until `fd` has one of `events` (POLLIN/POLLOUT) or the deadline passes.
 /// Errors: timed_out, interrupted.

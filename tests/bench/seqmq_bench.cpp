@@ -1674,19 +1674,29 @@ int run(int argc, char** argv) {
         std::vector<peer_result> results;
         unsigned serial = 0;
         for (std::size_t size : s.sizes) {
+            // Runs interleave the peers (run 1 of each, then run 2 of each, ...): a machine
+            // that slows down for a while slows every peer alike, not the one measured then.
+            std::vector<std::unique_ptr<peer>> peers;
+            const std::size_t first = results.size();
             for (const auto& name : s.peers) {
-                auto p = make_peer(name, limits, s, daemon, daemon_why);
+                peers.push_back(make_peer(name, limits, s, daemon, daemon_why));
                 peer_result r;
-                r.peer = p->name();
+                r.peer = peers.back()->name();
                 r.size = size;
                 r.roundtrips = s.roundtrips;
                 r.messages = messages_for(s, size);
-                r.queue = p->queue_note({size, queue_bytes_for(size), workload::throughput, 0});
-                for (std::size_t run = 0; run < s.repeat; ++run) {
-                    if (p->does(workload::pingpong) && !r.rtt_skipped) {
+                r.queue = peers.back()->queue_note(
+                    {size, queue_bytes_for(size), workload::throughput, 0});
+                results.push_back(std::move(r));
+            }
+            for (std::size_t run = 0; run < s.repeat; ++run) {
+                for (std::size_t i = 0; i < peers.size(); ++i) {
+                    peer& p = *peers[i];
+                    peer_result& r = results[first + i];
+                    if (p.does(workload::pingpong) && !r.rtt_skipped) {
                         ::alarm(watchdog_seconds);
                         try {
-                            latency l = ping_pong(*p, size, s.roundtrips, ++serial);
+                            latency l = ping_pong(p, size, s.roundtrips, ++serial);
                             r.p50_runs.push_back(l.p50_us);
                             r.p99_runs.push_back(l.p99_us);
                             r.cpu_runs.push_back(l.cpu_us);
@@ -1699,10 +1709,10 @@ int run(int argc, char** argv) {
                             r.cpu_runs.clear();
                         }
                     }
-                    if (p->does(workload::throughput) && !r.throughput_skipped) {
+                    if (p.does(workload::throughput) && !r.throughput_skipped) {
                         ::alarm(watchdog_seconds);
                         try {
-                            r.rate_runs.push_back(throughput(*p, size, r.messages, ++serial));
+                            r.rate_runs.push_back(throughput(p, size, r.messages, ++serial));
                         } catch (const std::domain_error& e) {
                             r.throughput_skipped = e.what();
                         } catch (const std::exception& e) {
@@ -1712,7 +1722,6 @@ int run(int argc, char** argv) {
                     }
                     ::alarm(0);
                 }
-                results.push_back(std::move(r));
             }
             print_table(std::cout, size, results, s);
             std::cout.flush();

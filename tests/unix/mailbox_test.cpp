@@ -25,6 +25,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <thread>
@@ -77,6 +78,17 @@ std::string text(std::span<const std::byte> b) {
 template <class R>
 std::string why(const R& r) {
     return r ? std::string("ok") : r.error().message();
+}
+
+// Waits until the mailbox has noticed that all but one of its senders left.
+bool eventually_one_connection(mailbox& m) {
+    for (int i = 0; i < 5000; ++i) {
+        auto st = m.stat();
+        if (st && st->connections == 1)
+            return true;
+        std::this_thread::sleep_for(1ms);
+    }
+    return false;
 }
 
 mailbox open_mailbox(const address& a, seqmq::mailbox_options o = {}) {
@@ -389,6 +401,68 @@ BOOST_AUTO_TEST_CASE(timeouts_and_empty_messages) {
     BOOST_TEST_REQUIRE(r.has_value());
     BOOST_TEST(r->type == 4);
     BOOST_TEST(r->data.empty());
+}
+
+// With one sender connected, a waiting receive blocks on that sender's socket first
+// (direct_wait): a second sender connecting meanwhile is still heard, a receive's own timeout
+// still holds, and a signal still ends the wait.
+BOOST_AUTO_TEST_CASE(direct_wait_on_the_only_sender) {
+    auto a = unique_address("direct");
+    seqmq::mailbox_options o;
+    o.direct_wait = 200ms;
+    auto m = open_mailbox(a, o);
+    auto quiet = connect_to(m, a); // connected, never sends
+
+    std::string second_error = "not run";
+    std::thread second([&] {
+        std::this_thread::sleep_for(50ms);
+        seqmq::sender_options so;
+        so.wait_for_mailbox = 5s;
+        auto s = sender::connect(a, so);
+        if (!s) {
+            second_error = "connect: " + s.error().message();
+            return;
+        }
+        auto r = s->send(2, bytes("second"), seqmq::send_flags::none, 5s);
+        second_error = r ? "" : "send: " + r.error().message();
+    });
+    auto r = m.receive(selector::any(), receive_flags::none, 10s);
+    second.join();
+    BOOST_TEST(second_error == "");
+    BOOST_TEST_REQUIRE(r.has_value(), why(r));
+    BOOST_TEST(r->type == 2);
+
+    // Two senders now: a plain wait on all. Back to one, and the direct wait holds a timeout
+    // shorter than itself (it does not apply) and one longer (it ends first).
+    BOOST_TEST_REQUIRE(eventually_one_connection(m));
+    for (auto limit : {30ms, 300ms}) {
+        auto t0 = std::chrono::steady_clock::now();
+        BOOST_TEST((m.receive(selector::any(), receive_flags::none, limit).error() ==
+                    std::errc::timed_out));
+        BOOST_TEST((std::chrono::steady_clock::now() - t0 >= limit));
+    }
+
+    // A signal (a handler without SA_RESTART) ends a direct wait as it ends epoll_wait.
+    seqmq::mailbox_options longer;
+    longer.direct_wait = 10s;
+    auto b = unique_address("direct-signal");
+    auto m2 = open_mailbox(b, longer);
+    auto s2 = connect_to(m2, b);
+    struct sigaction sa {
+    }, old{};
+    sa.sa_handler = [](int) {};
+    ::sigaction(SIGALRM, &sa, &old);
+    itimerval t{{0, 0}, {0, 50000}};
+    ::setitimer(ITIMER_REAL, &t, nullptr);
+    auto t0 = std::chrono::steady_clock::now();
+    auto e = m2.receive(selector::any(), receive_flags::none, 20s);
+    ::sigaction(SIGALRM, &old, nullptr);
+    BOOST_TEST((e.error() == std::errc::interrupted));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+    send_ok(s2, 3, "after");
+    auto after = m2.receive(selector::any(), receive_flags::none, 5s);
+    BOOST_TEST_REQUIRE(after.has_value(), why(after));
+    BOOST_TEST(text(std::span(after->data)) == "after");
 }
 
 BOOST_AUTO_TEST_CASE(send_errors) {
