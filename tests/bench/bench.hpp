@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <optional>
+#include <sched.h>
 #include <stdexcept>
 #include <string>
 #include <sys/utsname.h>
@@ -119,6 +120,8 @@ inline bool raise_limit(const char* path, std::size_t value) {
 struct machine {
     std::string kernel, cpu, host;
     long cpus = 0;
+    std::string affinity; // the CPUs this run may use, e.g. "0" under taskset -c 0
+    bool pinned = false;  // fewer than all of them
 };
 
 inline machine describe_machine() {
@@ -129,6 +132,14 @@ inline machine describe_machine() {
         m.host = u.nodename;
     }
     m.cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &set))
+                m.affinity += (m.affinity.empty() ? "" : ",") + std::to_string(c);
+        m.pinned = CPU_COUNT(&set) < m.cpus;
+    }
     std::ifstream in("/proc/cpuinfo");
     for (std::string line; std::getline(in, line);)
         if (line.starts_with("model name")) {

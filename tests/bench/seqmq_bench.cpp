@@ -1632,7 +1632,8 @@ int run(int argc, char** argv) {
     ::sigaction(SIGALRM, &sa, nullptr);
 
     std::cout << "seqmq_bench on " << m.host << ": " << m.kernel << "\n"
-              << "CPU: " << m.cpus << " × " << m.cpu << "\n"
+              << "CPU: " << m.cpus << " × " << m.cpu << "; this run on CPU " << m.affinity
+              << (m.pinned ? " (pinned)" : "") << "\n"
               << "IPC: " << limits.note << " (msgmnb " << limits.msgmnb << ", msgmax "
               << limits.msgmax << ", mqueue msg_max " << limits.mq_msg_max << ", msgsize_max "
               << limits.mq_msgsize_max << ")\n";
@@ -1666,7 +1667,9 @@ int run(int argc, char** argv) {
 
     std::vector<result_record> records;
     if (s.wants("transfer")) {
-        std::cout << "\n== transfer: two processes, nothing pinned. Ping-pong: one queue per "
+        std::cout << "\n== transfer: two processes"
+                  << (m.pinned ? ", pinned to CPU " + m.affinity : ", not pinned")
+                  << ". Ping-pong: one queue per "
                      "direction (seqmq: a mailbox per process).\n   Throughput: one queue, one "
                      "sender process, one receiver process; the seqmq mailbox gets the SysV "
                      "queue's msg_qbytes.\n   CPU/RT: CPU time of both processes per round "
