@@ -413,6 +413,45 @@ public:
     virtual void flush() {}
 };
 
+// The sending side of a seqmq endpoint (Out: seqmq::sender or seqmq::queue): one send() per
+// message, or with batch > 1 the messages collected and sent `batch` at a time by send_many.
+template <class Out>
+class outbox {
+public:
+    outbox(std::size_t size, std::size_t batch, std::string what)
+        : buffer_(size), batch_(batch), what_(std::move(what)) {
+        pending_.reserve(batch);
+    }
+    std::span<std::byte> payload() { return buffer_; }
+    void send(Out& out, std::size_t size) {
+        const std::span<const std::byte> message(buffer_.data(), size);
+        if (batch_ > 1) {
+            pending_.push_back({1, message});
+            if (pending_.size() == batch_)
+                flush(out);
+            return;
+        }
+        if (auto r = out.send(1, message); !r)
+            die(what_ + "::send: " + r.error().message());
+    }
+    void flush(Out& out) {
+        std::span<const seqmq::outgoing_message> left(pending_);
+        while (!left.empty()) {
+            auto r = out.send_many(left);
+            if (!r)
+                die(what_ + "::send_many: " + r.error().message());
+            left = left.subspan(*r);
+        }
+        pending_.clear();
+    }
+
+private:
+    std::vector<std::byte> buffer_;
+    std::size_t batch_;
+    std::string what_;
+    std::vector<seqmq::outgoing_message> pending_;
+};
+
 class peer {
 public:
     virtual ~peer() = default;
@@ -784,31 +823,13 @@ private:
     public:
         seqmq_endpoint(std::optional<seqmq::mailbox> box, std::optional<seqmq::sender> out,
                        std::size_t size, std::size_t batch)
-            : box_(std::move(box)), out_(std::move(out)), out_buf_(size), in_buf_(size),
-              batch_(batch) {
-            pending_.reserve(batch);
-        }
-        std::span<std::byte> payload() override { return out_buf_; }
-        void send(std::size_t size) override {
-            if (batch_ > 1) {
-                pending_.push_back({1, std::span<const std::byte>(out_buf_.data(), size)});
-                if (pending_.size() == batch_)
-                    flush();
-                return;
-            }
-            auto r = out_->send(1, std::span<const std::byte>(out_buf_.data(), size));
-            if (!r)
-                die("seqmq::sender::send: " + r.error().message());
-        }
+            : box_(std::move(box)), out_(std::move(out)), in_buf_(size),
+              outbox_(size, batch, "seqmq::sender") {}
+        std::span<std::byte> payload() override { return outbox_.payload(); }
+        void send(std::size_t size) override { outbox_.send(*out_, size); }
         void flush() override {
-            std::span<const seqmq::outgoing_message> left(pending_);
-            while (!left.empty()) {
-                auto r = out_->send_many(left);
-                if (!r)
-                    die("seqmq::sender::send_many: " + r.error().message());
-                left = left.subspan(*r);
-            }
-            pending_.clear();
+            if (out_)
+                outbox_.flush(*out_);
         }
         std::size_t receive(std::size_t size) override {
             auto r = box_->receive(std::span<std::byte>(in_buf_.data(), size));
@@ -821,9 +842,8 @@ private:
     private:
         std::optional<seqmq::mailbox> box_;
         std::optional<seqmq::sender> out_;
-        std::vector<std::byte> out_buf_, in_buf_;
-        std::size_t batch_;
-        std::vector<seqmq::outgoing_message> pending_;
+        std::vector<std::byte> in_buf_;
+        outbox<seqmq::sender> outbox_;
     };
 
     where where_;
@@ -1017,31 +1037,13 @@ private:
     public:
         queue_endpoint(std::optional<seqmq::queue> in, std::optional<seqmq::queue> out,
                        std::size_t size, std::size_t batch)
-            : in_(std::move(in)), out_(std::move(out)), out_buf_(size), in_buf_(size * batch),
-              got_(batch), batch_(batch) {
-            pending_.reserve(batch);
-        }
-        std::span<std::byte> payload() override { return out_buf_; }
-        void send(std::size_t size) override {
-            if (batch_ > 1) {
-                pending_.push_back({1, std::span<const std::byte>(out_buf_.data(), size)});
-                if (pending_.size() == batch_)
-                    flush();
-                return;
-            }
-            auto r = out_->send(1, std::span<const std::byte>(out_buf_.data(), size));
-            if (!r)
-                die("seqmq::queue::send: " + r.error().message());
-        }
+            : in_(std::move(in)), out_(std::move(out)), in_buf_(size * batch), got_(batch),
+              batch_(batch), outbox_(size, batch, "seqmq::queue") {}
+        std::span<std::byte> payload() override { return outbox_.payload(); }
+        void send(std::size_t size) override { outbox_.send(*out_, size); }
         void flush() override {
-            std::span<const seqmq::outgoing_message> left(pending_);
-            while (!left.empty()) {
-                auto r = out_->send_many(left);
-                if (!r)
-                    die("seqmq::queue::send_many: " + r.error().message());
-                left = left.subspan(*r);
-            }
-            pending_.clear();
+            if (out_)
+                outbox_.flush(*out_);
         }
         std::size_t receive(std::size_t size) override {
             if (batch_ > 1) {
@@ -1061,10 +1063,10 @@ private:
 
     private:
         std::optional<seqmq::queue> in_, out_;
-        std::vector<std::byte> out_buf_, in_buf_;
+        std::vector<std::byte> in_buf_;
         std::vector<seqmq::incoming_message> got_;
         std::size_t batch_;
-        std::vector<seqmq::outgoing_message> pending_;
+        outbox<seqmq::queue> outbox_;
     };
 
     const daemon_process& daemon_;

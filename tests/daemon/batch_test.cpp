@@ -16,16 +16,6 @@ using seqmq::send_flags;
 
 namespace {
 
-void send_ok(queue& q, long type, std::string_view payload) {
-    auto r = q.send(type, bytes(payload));
-    BOOST_TEST_REQUIRE(r.has_value(), "send: " << why(r));
-}
-
-std::size_t waiting_receivers(queue& q) {
-    auto s = q.stat();
-    return s ? s->waiting_receivers : 0;
-}
-
 std::string describe(selector w) {
     if (w.type == 0)
         return "any";

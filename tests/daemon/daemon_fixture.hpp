@@ -241,6 +241,16 @@ private:
     int fd_[2];
 };
 
+inline void send_ok(seqmq::queue& q, long type, std::string_view payload) {
+    auto r = q.send(type, bytes(payload));
+    BOOST_TEST_REQUIRE(r.has_value(), "send: " << why(r));
+}
+
+inline std::size_t waiting_receivers(seqmq::queue& q) {
+    auto s = q.stat();
+    return s ? s->waiting_receivers : 0;
+}
+
 inline seqmq::queue open_queue(const daemon_process& d, const std::string& name,
                                std::size_t capacity = 0, unsigned mode = 0600) {
     auto q = seqmq::queue::open(name, seqmq::open_flags::create, mode, d.options(capacity));

@@ -14,11 +14,6 @@ using seqmq::send_flags;
 
 namespace {
 
-void send_ok(queue& q, long type, std::string_view payload) {
-    auto r = q.send(type, bytes(payload));
-    BOOST_TEST_REQUIRE(r.has_value(), "send: " << why(r));
-}
-
 std::string take(queue& q, selector w = {}) {
     auto r = q.receive(w, receive_flags::nowait);
     if (!r)
@@ -32,10 +27,6 @@ seqmq::queue_settings capacity_of(std::size_t n) {
     return s;
 }
 
-std::size_t waiting_receivers(queue& q) {
-    auto s = q.stat();
-    return s ? s->waiting_receivers : 0;
-}
 std::size_t waiting_senders(queue& q) {
     auto s = q.stat();
     return s ? s->waiting_senders : 0;
