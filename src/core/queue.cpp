@@ -392,23 +392,11 @@ struct queue::impl {
     // Errors: as send_out().
     result<std::size_t> send_batch_on_credit(std::span<const outgoing_message> messages,
                                              const deadline& until) {
-        std::size_t count = 0, bytes = 0, length = 0;
-        for (const auto& m : messages) {
-            if (count + 1 > credit_messages || bytes + m.payload.size() > credit_bytes ||
-                length + batch_entry::header_size + m.payload.size() > max_message_size)
-                break;
-            bytes += m.payload.size();
-            length += batch_entry::header_size + m.payload.size();
-            ++count;
-        }
+        auto [count, bytes] = fit_batch(messages, true);
         if (count < 2)
             return 0;
         auto w = begin(frame_kind::data_batch, std::int64_t(count));
-        std::array<std::byte, batch_entry::header_size> entry;
-        for (const auto& m : messages.first(count)) {
-            encode_batch_entry(entry.data(), m.type, std::uint32_t(m.payload.size()));
-            w.bytes(entry).bytes(m.payload);
-        }
+        write_entries(w, messages.first(count));
         if (auto sent = send_out(until, true); !sent)
             return std::unexpected(sent.error());
         next_sequence += count - 1; // a batch takes one sequence number per message
@@ -416,6 +404,60 @@ struct queue::impl {
         credit_messages -= count;
         unconfirmed = true;
         return count;
+    }
+
+    // How many of messages[0..] one batch takes (entries within the daemon's largest message
+    // and, `on_credit`, within the credit), and their payload bytes.
+    std::pair<std::size_t, std::size_t> fit_batch(std::span<const outgoing_message> messages,
+                                                  bool on_credit) const {
+        std::size_t count = 0, bytes = 0, length = 0;
+        for (const auto& m : messages) {
+            if (length + batch_entry::header_size + m.payload.size() > max_message_size ||
+                (on_credit &&
+                 (count + 1 > credit_messages || bytes + m.payload.size() > credit_bytes)))
+                break;
+            bytes += m.payload.size();
+            length += batch_entry::header_size + m.payload.size();
+            ++count;
+        }
+        return {count, bytes};
+    }
+
+    static void write_entries(p::writer& w, std::span<const outgoing_message> messages) {
+        std::array<std::byte, batch_entry::header_size> entry;
+        for (const auto& m : messages) {
+            encode_batch_entry(entry.data(), m.type, std::uint32_t(m.payload.size()));
+            w.bytes(entry).bytes(m.payload);
+        }
+    }
+
+    // Several messages without credit in one send_many request: the daemon queues them in
+    // order while each fits, and answers how many (the first waits for room unless nowait).
+    // Returns 0 when fewer than two fit one request. Errors: as send().
+    result<std::size_t> send_batch_requested(std::span<const outgoing_message> messages,
+                                             send_flags flags, const deadline& until) {
+        const std::size_t count = fit_batch(messages, false).first;
+        if (count < 2)
+            return 0;
+        const bool nowait = flags & send_flags::nowait;
+        auto w = begin(p::opcode::send_many);
+        w.u32(nowait ? p::op_nowait : 0u).u32(std::uint32_t(count));
+        write_entries(w, messages.first(count));
+        auto seq = send_out(until, true);
+        if (!seq)
+            return std::unexpected(seq.error());
+        credit_bytes = credit_messages = 0; // a send request gives back unused credit
+        zeroed_at = *seq;
+        auto r =
+            nowait ? await(*seq, deadline({}), false, true) : await_or_cancel(*seq, until, true);
+        if (!r)
+            return std::unexpected(r.error());
+        if (r->error)
+            return fail_errno(r->error);
+        const std::uint64_t queued = r->body.u64();
+        if (!r->body.done() || queued == 0 || queued > count)
+            return std::unexpected(make_error_code(errc::bad_frame));
+        return std::size_t(queued);
     }
 
     result<std::size_t> send_many(std::span<const outgoing_message> messages, send_flags flags,
@@ -442,6 +484,8 @@ struct queue::impl {
                     return stop(std::make_error_code(std::errc::identifier_removed));
             }
             auto n = send_batch_on_credit(rest, until);
+            if (n && *n == 0) // short of credit: many messages in one request
+                n = send_batch_requested(rest, flags, until);
             if (!n)
                 return stop(n.error());
             if (*n == 0) {

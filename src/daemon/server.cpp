@@ -62,6 +62,7 @@ struct parked_send {
     std::uint64_t sequence;
     long type;
     std::vector<std::byte> text;
+    p::opcode op; // send, or send_many (answered: 1 queued)
 };
 
 struct hosted_queue {
@@ -569,7 +570,7 @@ struct server::impl {
             }
             enqueue(q, s, it->type, it->text);
             --s.pending;
-            reply_empty(s, p::opcode::send, it->sequence);
+            reply_sent(s, it->op, it->sequence, 1);
             it = q.senders.erase(it);
         }
         if (blocked_by_credit)
@@ -583,7 +584,7 @@ struct server::impl {
         }
         for (auto& s : q.senders) {
             --s.who->pending;
-            reply_error(*s.who, p::opcode::send, s.sequence, EIDRM);
+            reply_error(*s.who, s.op, s.sequence, EIDRM);
         }
         q.receivers.clear();
         q.senders.clear();
@@ -697,36 +698,68 @@ struct server::impl {
         deliver_record(c, outgoing);
     }
 
-    void on_send(client& c, std::uint64_t seq, std::span<const std::byte> body) {
-        auto req = p::decode_send_request(body);
-        if (!req)
-            return fault(c, "malformed send request");
+    // The answer to a send (empty) or send_many (how many were queued).
+    void reply_sent(client& c, p::opcode op, std::uint64_t seq, std::uint64_t queued) {
+        p::start_reply(outgoing, op, seq, 0);
+        if (op == p::opcode::send_many)
+            p::writer(outgoing).u64(queued);
+        deliver_record(c, outgoing);
+    }
+
+    // A send request of one message (send) or several (send_many), made without credit: they
+    // enter the queue in order while each fits, as msgsnd decides it. If the first does not,
+    // it waits in the daemon for room (EAGAIN with nowait).
+    void send_requested(client& c, p::opcode op, std::uint64_t seq,
+                        std::span<const batch_entry> messages, bool nowait) {
         zero_credit(c); // a send request gives back all unused credit
         c.revoke_pending = false;
         auto q = bound(c);
         if (!q)
-            return (void)reply_error(c, p::opcode::send, seq, q.error());
-        if (req->type < 1)
-            return (void)reply_error(c, p::opcode::send, seq, EINVAL);
-        if (req->text.size() > options.max_message_size)
-            return (void)reply_error(c, p::opcode::send, seq, EMSGSIZE);
+            return (void)reply_error(c, op, seq, q.error());
         if (!permitted(c, **q, 0222))
-            return (void)reply_error(c, p::opcode::send, seq, EACCES);
+            return (void)reply_error(c, op, seq, EACCES);
         c.sent_in_batch = true;
         hosted_queue& hq = **q;
-        if (fits(hq, req->text.size())) {
-            enqueue(hq, c, long(req->type), req->text);
-            reply_empty(c, p::opcode::send, seq);
-            return;
+        std::size_t queued = 0;
+        while (queued < messages.size() && fits(hq, messages[queued].payload.size())) {
+            enqueue(hq, c, messages[queued].type, messages[queued].payload);
+            ++queued;
         }
-        if (fits_without_credit(hq, req->text.size()))
+        if (queued > 0)
+            return reply_sent(c, op, seq, queued);
+        const batch_entry& first = messages.front();
+        if (fits_without_credit(hq, first.payload.size()))
             revoke_all(hq, &c);
-        if (req->flags & p::op_nowait)
-            return (void)reply_error(c, p::opcode::send, seq, EAGAIN);
+        if (nowait)
+            return (void)reply_error(c, op, seq, EAGAIN);
         if (c.pending >= options.max_pending)
-            return (void)reply_error(c, p::opcode::send, seq, ENOBUFS);
+            return (void)reply_error(c, op, seq, ENOBUFS);
         ++c.pending;
-        hq.senders.push_back({&c, seq, long(req->type), {req->text.begin(), req->text.end()}});
+        hq.senders.push_back(
+            {&c, seq, first.type, {first.payload.begin(), first.payload.end()}, op});
+    }
+
+    void on_send(client& c, std::uint64_t seq, std::span<const std::byte> body) {
+        auto req = p::decode_send_request(body);
+        if (!req)
+            return fault(c, "malformed send request");
+        if (req->type < 1 || req->text.size() > options.max_message_size) {
+            zero_credit(c);
+            c.revoke_pending = false;
+            return (void)reply_error(c, p::opcode::send, seq, req->type < 1 ? EINVAL : EMSGSIZE);
+        }
+        const batch_entry one{long(req->type), req->text};
+        send_requested(c, p::opcode::send, seq, std::span(&one, 1), req->flags & p::op_nowait);
+    }
+
+    void on_send_many(client& c, std::uint64_t seq, std::span<const std::byte> body) {
+        auto req = p::decode_send_many_request(body);
+        if (!req)
+            return fault(c, "malformed send_many request");
+        if (auto split = split_batch(req->entries, req->count, options.max_message_size, batch);
+            !split)
+            return fault(c, "send_many: " + std::string(to_string(split.error())));
+        send_requested(c, p::opcode::send_many, seq, batch, req->flags & p::op_nowait);
     }
 
     // Takes `count` messages of `bytes` in all out of c's credit; false (and c is cut) if they
@@ -1040,9 +1073,10 @@ struct server::impl {
             }
         for (auto it = q->senders.begin(); it != q->senders.end(); ++it)
             if (it->who == &c && it->sequence == *target) {
+                const p::opcode op = it->op;
                 q->senders.erase(it);
                 --c.pending;
-                reply_error(c, p::opcode::send, *target, ECANCELED);
+                reply_error(c, op, *target, ECANCELED);
                 return;
             }
         // Not waiting any more: its answer is already on the way.
@@ -1115,6 +1149,8 @@ struct server::impl {
             return on_receive_many(c, seq, body);
         case p::opcode::ack_many:
             return on_ack_many(c, body);
+        case p::opcode::send_many:
+            return on_send_many(c, seq, body);
         case p::opcode::sync:
             if (!body.empty())
                 return fault(c, "malformed sync request");

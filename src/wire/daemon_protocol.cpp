@@ -55,6 +55,8 @@ std::string_view to_string(opcode op) noexcept {
         return "receive_many";
     case opcode::ack_many:
         return "ack_many";
+    case opcode::send_many:
+        return "send_many";
     case opcode::grant:
         return "grant";
     case opcode::revoke:
@@ -175,6 +177,9 @@ void encode(writer& w, const send_request& r) {
 void encode(writer& w, const receive_request& r) {
     w.i64(r.type).u32(r.flags).u32(0).u64(r.buffer);
 }
+void encode(writer& w, const send_many_request& r) {
+    w.u32(r.flags).u32(r.count).bytes(r.entries);
+}
 void encode(writer& w, const receive_many_request& r) {
     w.i64(r.type).u32(r.flags).u32(0).u64(r.buffer).u32(r.count).u32(0);
 }
@@ -272,6 +277,17 @@ std::optional<receive_request> decode_receive_request(std::span<const std::byte>
     auto zero = r.u32();
     q.buffer = r.u64();
     if (!r.done() || zero != 0 || (q.flags & ~all_op_bits))
+        return std::nullopt;
+    return q;
+}
+
+std::optional<send_many_request> decode_send_many_request(std::span<const std::byte> in) {
+    reader r(in);
+    send_many_request q;
+    q.flags = r.u32();
+    q.count = r.u32();
+    q.entries = r.rest();
+    if (!r.done() || q.count == 0 || (q.flags & ~std::uint32_t(op_nowait)))
         return std::nullopt;
     return q;
 }

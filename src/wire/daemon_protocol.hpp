@@ -45,6 +45,7 @@ enum class opcode : std::int64_t {
     sync = 15,         ///< (empty) -> (empty): every earlier record of this connection is served
     receive_many = 16, ///< receive_many_request -> batch_header + entries; the client acks them
     ack_many = 17,     ///< ack_many_body: the oldest `count` delivered messages reached the client
+    send_many = 18,    ///< send_many_request -> u64 messages queued; sends without credit
     // notices, sequence 0
     grant = 100,   ///< grant_body: more credit for sends without a round trip
     revoke = 101,  ///< (empty): give back unused credit with `release`
@@ -108,6 +109,16 @@ struct send_request {
     std::int64_t type = 0;
     std::uint32_t flags = 0;
     std::span<const std::byte> text;
+};
+
+/// send_many: u32 flags (op_nowait only), u32 count (>= 1), then `count` batch entries as in a
+/// data_batch record. The daemon queues them in order while each fits (msgsnd's check, credit
+/// of other connections counted as used) and answers how many it queued; if the first does not
+/// fit, it answers EAGAIN (op_nowait) or waits until the first fits and answers 1.
+struct send_many_request {
+    std::uint32_t flags = 0;
+    std::uint32_t count = 0;
+    std::span<const std::byte> entries;
 };
 
 /// receive: i64 msgtyp, u32 flags, u32 0, u64 buffer size
@@ -273,6 +284,7 @@ void encode(writer& w, const open_request& r);
 void encode(writer& w, const open_reply& r);
 void encode(writer& w, const send_request& r);
 void encode(writer& w, const receive_request& r);
+void encode(writer& w, const send_many_request& r);
 void encode(writer& w, const receive_many_request& r);
 void encode(writer& w, const batch_header& r);
 void encode(writer& w, const ack_many_body& r);
@@ -292,6 +304,7 @@ std::optional<open_request> decode_open_request(std::span<const std::byte> in);
 std::optional<open_reply> decode_open_reply(reader& r);
 std::optional<send_request> decode_send_request(std::span<const std::byte> in);
 std::optional<receive_request> decode_receive_request(std::span<const std::byte> in);
+std::optional<send_many_request> decode_send_many_request(std::span<const std::byte> in);
 std::optional<receive_many_request> decode_receive_many_request(std::span<const std::byte> in);
 std::optional<batch_header> decode_batch_header(reader& r);
 std::optional<ack_many_body> decode_ack_many(std::span<const std::byte> in);

@@ -226,6 +226,22 @@ BOOST_AUTO_TEST_CASE(each_malformed_record_cuts_only_its_connection) {
              b.pop_back();
              c.request(p::opcode(1), b, frame_kind::data_batch);
          }},
+        {"send_many with a count that disagrees",
+         [](raw_client& c) {
+             c.open("kept");
+             std::vector<std::byte> b;
+             p::writer(b).u32(0).u32(3);
+             auto entries = batch_of({"a", "b"});
+             b.insert(b.end(), entries.begin(), entries.end());
+             c.request(p::opcode::send_many, b);
+         }},
+        {"send_many of no messages",
+         [](raw_client& c) {
+             c.open("kept");
+             std::vector<std::byte> b;
+             p::writer(b).u32(0).u32(0);
+             c.request(p::opcode::send_many, b);
+         }},
         {"receive_many of no messages",
          [](raw_client& c) {
              c.open("kept");

@@ -331,3 +331,55 @@ BOOST_AUTO_TEST_CASE(batches_both_ways_through_a_small_queue_lose_nothing) {
     BOOST_TEST(producer.wait() == 0);
     BOOST_TEST(r->stat()->count == 0u);
 }
+
+BOOST_AUTO_TEST_CASE(send_many_without_credit_queues_what_fits_and_waits_for_the_rest) {
+    // No credit at all: every send_many goes as requests of many messages each.
+    daemon_process d({"--credit-window", "0"});
+    auto q = open_queue(d, "requests", 1000);
+    std::vector<std::string> texts;
+    for (int i = 0; i < 30; ++i)
+        texts.push_back(payload_of(i, 1, 100));
+    std::vector<outgoing_message> many;
+    for (const auto& t : texts)
+        many.push_back({1, bytes(t)});
+    auto s = queue::open("requests", open_flags::none, 0600, d.options());
+
+    // Ten fit msg_qbytes 1000; the eleventh waits for room until the timeout: ten were sent.
+    auto first = s->send_many(many, send_flags::none, 100ms);
+    BOOST_TEST_REQUIRE(first.has_value(), why(first));
+    BOOST_TEST(*first == 10u);
+    BOOST_TEST(q.stat()->waiting_senders == 0u); // the timed-out wait was cancelled
+    auto none = s->send_many(std::span(many).subspan(10), send_flags::none, 50ms);
+    BOOST_TEST((none.error() == std::errc::timed_out));
+
+    // A waiting send_many goes on as room appears, and keeps the order.
+    child consumer([&] {
+        auto r = queue::open("requests", open_flags::none, 0600, d.options());
+        std::this_thread::sleep_for(100ms);
+        for (int i = 0; i < 30; ++i) {
+            auto m = r->receive({}, receive_flags::none, 10s);
+            if (!m || text(m->data) != payload_of(i, 1, 100))
+                return 10 + i;
+        }
+        return 0;
+    });
+    std::size_t sent = 10;
+    while (sent < many.size()) {
+        auto n = s->send_many(std::span(many).subspan(sent), send_flags::none, 10s);
+        BOOST_TEST_REQUIRE(n.has_value(), "after " << sent << ": " << why(n));
+        sent += *n;
+    }
+    BOOST_TEST(consumer.wait() == 0);
+
+    // A send_many waiting for room gets EIDRM when the queue goes.
+    for (int i = 0; i < 10; ++i)
+        send_ok(q, 1, std::string(100, 'f'));
+    child blocked([&] {
+        auto b = queue::open("requests", open_flags::none, 0600, d.options());
+        auto n = b->send_many(many, send_flags::none, 20s);
+        return (!n && n.error() == std::errc::identifier_removed) ? 0 : 1;
+    });
+    BOOST_TEST_REQUIRE(eventually([&] { return q.stat()->waiting_senders == 1u; }));
+    BOOST_TEST(q.remove().has_value());
+    BOOST_TEST(blocked.wait() == 0);
+}
