@@ -130,7 +130,9 @@ public:
 
     /// Sends `messages` in order. Those that fit the handle's credit go packed into batch
     /// records, many to one system call; the daemon queues each on its own (its type,
-    /// boundaries and place in arrival order kept). The others go as send() would send them.
+    /// boundaries and place in arrival order kept). Short of credit, the rest go in requests of
+    /// many messages each, queued in order while each fits (msgsnd's check, message by
+    /// message); the first that does not fit waits for room, as in send().
     /// Returns how many were sent: all, or fewer when nowait, the timeout, a signal or an error
     /// stopped it after some had gone (the error then shows again on the next call).
     /// Errors (nothing sent): as send(); every message is checked (type, size) before any goes.
