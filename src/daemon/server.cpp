@@ -37,6 +37,10 @@ constexpr std::uint64_t first_listener_tag = 2; // listener i: 2 + i; clients: t
 constexpr int batch_records = 64;               // records read from one client per wakeup
 constexpr std::size_t list_part_bytes = 60000;  // a list reply part stays far below SO_SNDBUF
 constexpr std::size_t batch_entry_header = 28;  // i64 type, u64 arrival, i32 pid, u32 size, u32 n
+// Buffers of acknowledged messages kept for the next ones in transit: enough for the largest
+// receive_many reply (list_part_bytes / batch_entry_header entries), within a memory bound.
+constexpr std::size_t spare_buffers_max = list_part_bytes / batch_entry_header + 1;
+constexpr std::size_t spare_bytes_max = 4 << 20;
 constexpr std::size_t read_slots_max = 16;      // records taken by one recvmmsg, at most
 constexpr std::size_t read_bytes_max = 1 << 20; // ... and their buffers' total size
 
@@ -166,6 +170,7 @@ struct server::impl {
     std::size_t max_request;         // largest request payload accepted
     std::vector<std::byte> outgoing; // the record being built: every reply and notice starts here
     std::vector<std::vector<std::byte>> spare; // buffers of acknowledged messages, for reuse
+    std::size_t spare_bytes = 0;               // their capacity in all
     std::vector<batch_entry> batch;            // the messages of the data_batch being served
 
     explicit impl(const server_options& o)
@@ -175,6 +180,7 @@ struct server::impl {
           in(slot_size * slots), in_iov(slots), in_msgs(slots) {
         max_request = slot_size - frame_header::size - 1;
         outgoing.reserve(slot_size + 64);
+        spare.reserve(spare_buffers_max);
         for (std::size_t i = 0; i < slots; ++i) {
             in_iov[i] = {in.data() + i * slot_size, slot_size};
             in_msgs[i] = {};
@@ -189,13 +195,17 @@ struct server::impl {
         if (!spare.empty()) {
             b = std::move(spare.back());
             spare.pop_back();
+            spare_bytes -= b.capacity();
         }
         b.assign(data.begin(), data.end());
         return b;
     }
     void release_buffer(std::vector<std::byte>&& b) {
-        if (spare.size() < 32 && b.capacity() != 0)
+        if (spare.size() < spare_buffers_max && spare_bytes + b.capacity() <= spare_bytes_max &&
+            b.capacity() != 0) {
+            spare_bytes += b.capacity();
             spare.push_back(std::move(b));
+        }
     }
 
     ~impl() {
