@@ -1,5 +1,6 @@
 #include <seqmq/mailbox.hpp>
 
+#include "core/owned_copy.hpp"
 #include "core/stash.hpp"
 #include "log.hpp"
 #include "sys/aligned_buffer.hpp"
@@ -236,12 +237,14 @@ struct mailbox::impl {
                 }
             }
         }
-        auto take = [&] {
-            return retry_eintr([&] {
-                return ::recv(c.fd.get(), buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
-            });
-        };
-        return took(c, take());
+        return took(c, recv_now(c));
+    }
+
+    // Reads c's next record into `buffer` without waiting: its true length, or -1 and errno.
+    ssize_t recv_now(connection& c) {
+        return retry_eintr([&] {
+            return ::recv(c.fd.get(), buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
+        });
     }
 
     // Classifies what a recv of c into `buffer` returned (n bytes, or -1 and errno) and, for a
@@ -250,9 +253,7 @@ struct mailbox::impl {
         // AF_UNIX reports a peer that closed with unread data of its own as one ECONNRESET,
         // ahead of the records still queued here: they are not lost, read on.
         if (n < 0 && errno == ECONNRESET)
-            n = retry_eintr([&] {
-                return ::recv(c.fd.get(), buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
-            });
+            n = recv_now(c);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (c.ready)
@@ -547,16 +548,10 @@ result<received> mailbox::receive(std::span<std::byte> buffer, selector which, r
 }
 
 result<message> mailbox::receive(selector which, receive_flags flags, timeout limit) {
-    // The largest message fits, so this never truncates nor fails with E2BIG.
-    message m;
-    m.data.resize(impl_->options.max_message_size);
-    auto r = receive(std::span(m.data), which, flags, limit);
-    if (!r)
-        return std::unexpected(r.error());
-    m.type = r->type;
-    m.sender_pid = r->sender_pid;
-    m.data.resize(r->size);
-    return m;
+    return receive_owned(impl_->options.max_message_size,
+                         [&](std::span<std::byte> buffer, message&) {
+                             return receive(buffer, which, flags, limit);
+                         });
 }
 
 result<message> mailbox::peek(selector which) {

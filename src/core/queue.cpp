@@ -1,6 +1,7 @@
 // The client of seqmqd: one SEQPACKET connection per queue handle.
 #include <seqmq/queue.hpp>
 
+#include "core/owned_copy.hpp"
 #include "log.hpp"
 #include "transport/transport.hpp"
 #include "wire/daemon_protocol.hpp"
@@ -812,15 +813,9 @@ result<std::size_t> queue::receive_many(std::span<std::byte> buffer,
 }
 
 result<message> queue::receive(selector which, receive_flags flags, timeout limit) {
-    message m;
-    m.data.resize(impl_->max_message_size);
-    auto r = impl_->receive(m.data, which, flags, limit, &m.arrival);
-    if (!r)
-        return std::unexpected(r.error());
-    m.type = r->type;
-    m.sender_pid = r->sender_pid;
-    m.data.resize(r->size);
-    return m;
+    return receive_owned(impl_->max_message_size, [&](std::span<std::byte> buffer, message& m) {
+        return impl_->receive(buffer, which, flags, limit, &m.arrival);
+    });
 }
 
 result<message> queue::peek(selector which) {

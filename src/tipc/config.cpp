@@ -394,6 +394,14 @@ result<void> request_bearer_disable(netlink_socket& nl, std::string_view name) {
                [&](netlink_message& m) { return m.put_string(TIPC_NLA_BEARER_NAME, name); });
 }
 
+// The properties (TIPC_NLA_PROP_*) that bearers and links both carry.
+template <class Info>
+void read_properties(const netlink_attributes& props, Info& info) {
+    info.priority = props.u32(TIPC_NLA_PROP_PRIO).value_or(0);
+    info.tolerance_ms = props.u32(TIPC_NLA_PROP_TOL).value_or(0);
+    info.window = props.u32(TIPC_NLA_PROP_WIN).value_or(0);
+}
+
 // TIPC_NL_BEARER_GET as a dump: every enabled bearer.
 result<std::vector<bearer_info>> request_bearer_dump(netlink_socket& nl) {
     return dump<bearer_info>(
@@ -406,9 +414,7 @@ result<std::vector<bearer_info>> request_bearer_dump(netlink_socket& nl) {
             b.name = std::move(*name);
             b.media = b.name.substr(0, b.name.find(':'));
             const auto props = bearer.nested(TIPC_NLA_BEARER_PROP, TIPC_NLA_PROP_MAX);
-            b.priority = props.u32(TIPC_NLA_PROP_PRIO).value_or(0);
-            b.tolerance_ms = props.u32(TIPC_NLA_PROP_TOL).value_or(0);
-            b.window = props.u32(TIPC_NLA_PROP_WIN).value_or(0);
+            read_properties(props, b);
             b.mtu = props.u32(TIPC_NLA_PROP_MTU).value_or(0);
             const auto udp = bearer.nested(TIPC_NLA_BEARER_UDP_OPTS, TIPC_NLA_UDP_MAX);
             b.udp_local = format_endpoint(udp.bytes(TIPC_NLA_UDP_LOCAL));
@@ -446,10 +452,7 @@ result<std::vector<link_info>> request_link_dump(netlink_socket& nl) {
             // TIPC_NLA_LINK_DEST is not the peer (the kernel sends its own cluster mask there); the
             // peer is found by name afterwards.
             l.mtu = link.u32(TIPC_NLA_LINK_MTU).value_or(0);
-            const auto props = link.nested(TIPC_NLA_LINK_PROP, TIPC_NLA_PROP_MAX);
-            l.priority = props.u32(TIPC_NLA_PROP_PRIO).value_or(0);
-            l.tolerance_ms = props.u32(TIPC_NLA_PROP_TOL).value_or(0);
-            l.window = props.u32(TIPC_NLA_PROP_WIN).value_or(0);
+            read_properties(link.nested(TIPC_NLA_LINK_PROP, TIPC_NLA_PROP_MAX), l);
             // As iproute2 counts: a unicast link's totals include protocol (info) messages.
             const auto stats = link.nested(TIPC_NLA_LINK_STATS, TIPC_NLA_STATS_MAX);
             const std::uint32_t rx_info = stats.u32(TIPC_NLA_STATS_RX_INFO).value_or(0);
