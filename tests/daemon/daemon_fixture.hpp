@@ -6,6 +6,8 @@
 
 #include <seqmq/queue.hpp>
 
+#include "child_wait.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -20,6 +22,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <thread>
+#include <utility>
 #include <unistd.h>
 #include <vector>
 
@@ -166,19 +169,7 @@ public:
 
     // Exit status; -1 if killed (or still running after `limit`, then killed).
     int wait(std::chrono::milliseconds limit = 30s) {
-        auto until = std::chrono::steady_clock::now() + limit;
-        int status = 0;
-        while (::waitpid(pid_, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > until) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, &status, 0);
-                pid_ = -1;
-                return -1;
-            }
-            std::this_thread::sleep_for(1ms);
-        }
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return seqmq::test::exit_code(seqmq::test::wait_for_child(std::exchange(pid_, -1), limit));
     }
 
     void kill(int sig = SIGKILL) { ::kill(pid_, sig); }

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <seqmq/error.hpp>
+#include <seqmq/sender.hpp>
 #include <seqmq/tipc.hpp>
 
+#include "child_wait.hpp"
 #include "sys/fd.hpp"
 
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 namespace seqmq::test {
 
@@ -158,24 +161,13 @@ public:
     };
     outcome wait(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
         outcome out;
-        if (pid_ <= 0)
+        const auto status = wait_for_child(std::exchange(pid_, -1), limit);
+        if (!status)
             return out;
-        const auto until = std::chrono::steady_clock::now() + limit;
-        int status = 0;
-        while (::waitpid(pid_, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > until) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, &status, 0);
-                pid_ = -1;
-                return out;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-        pid_ = -1;
         wire_error w;
         if (::read(report_.get(), &w, sizeof w) != static_cast<ssize_t>(sizeof w))
             return out;
-        out.finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        out.finished = exit_code(status) == 0;
         out.error = from_wire(w);
         return out;
     }
@@ -184,6 +176,20 @@ private:
     pid_t pid_ = -1;
     unique_fd report_;
 };
+
+/// Connects to `to` from the calling thread's namespace (waiting up to `wait` for it to appear)
+/// and sends one message; the error of whichever step failed.
+inline std::error_code connect_and_send(const address& to, timeout wait, long type,
+                                        std::string_view payload) {
+    sender_options o;
+    o.wait_for_mailbox = wait;
+    auto s = sender::connect(to, o);
+    if (!s)
+        return s.error();
+    auto sent = s->send(type, std::as_bytes(std::span(payload)), send_flags::none,
+                        std::chrono::seconds(10));
+    return sent ? std::error_code() : sent.error();
+}
 
 /// Whether a child process can get a network namespace of its own here; the reason when not.
 inline std::string netns_unavailable() {

@@ -15,13 +15,9 @@
 
 #include "netns_support.hpp"
 #include "transport/transport.hpp"
+#include "veth.hpp"
 
-#include <linux/if_link.h>
-#include <linux/rtnetlink.h>
 #include <linux/tipc.h>
-#include <linux/veth.h>
-#include <netlink/msg.h>
-#include <netlink/netlink.h>
 
 #include <algorithm>
 #include <array>
@@ -41,7 +37,9 @@ using seqmq::mailbox;
 using seqmq::receive_flags;
 using seqmq::selector;
 using seqmq::sender;
+using seqmq::test::add_veth;
 using seqmq::test::child_in_netns;
+using seqmq::test::connect_and_send;
 using seqmq::test::eventually;
 using seqmq::test::scoped_netns;
 using seqmq::test::unique_fd;
@@ -67,34 +65,12 @@ address service(std::uint32_t instance, seqmq::tipc_scope scope = seqmq::tipc_sc
     return *address::tipc(0x60000000u + std::uint32_t(::getpid() & 0xffffff), instance, scope);
 }
 
-// Creates the veth pair NAME/PEER in the calling thread's namespace, PEER moved to `peer_netns`.
-std::string add_veth(const char* name, const char* peer, int peer_netns) {
-    std::unique_ptr<nl_sock, void (*)(nl_sock*)> sock(::nl_socket_alloc(), ::nl_socket_free);
-    if (!sock)
-        return "nl_socket_alloc failed";
-    if (int rc = ::nl_connect(sock.get(), NETLINK_ROUTE); rc < 0)
-        return std::string("nl_connect(NETLINK_ROUTE): ") + ::nl_geterror(rc);
-    nl_msg* msg = ::nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-    if (!msg)
-        return "nlmsg_alloc_simple failed";
-    ifinfomsg header{};
-    header.ifi_family = AF_UNSPEC;
-    ::nlmsg_append(msg, &header, sizeof header, NLMSG_ALIGNTO);
-    ::nla_put_string(msg, IFLA_IFNAME, name);
-    nlattr* info = ::nla_nest_start(msg, IFLA_LINKINFO);
-    ::nla_put_string(msg, IFLA_INFO_KIND, "veth");
-    nlattr* data = ::nla_nest_start(msg, IFLA_INFO_DATA);
-    nlattr* other = ::nla_nest_start(msg, VETH_INFO_PEER);
-    ::nlmsg_append(msg, &header, sizeof header, NLMSG_ALIGNTO);
-    ::nla_put_string(msg, IFLA_IFNAME, peer);
-    ::nla_put_u32(msg, IFLA_NET_NS_FD, static_cast<std::uint32_t>(peer_netns));
-    ::nla_nest_end(msg, other);
-    ::nla_nest_end(msg, data);
-    ::nla_nest_end(msg, info);
-    if (int rc = ::nl_send_sync(sock.get(), msg); rc < 0) // frees msg
-        return std::string("creating veth ") + name + "/" + peer + ": " + ::nl_geterror(rc) +
-               " (is the veth module loaded?)";
-    return {};
+// A mailbox at `where`, opened in the namespace `ns` (it stays there).
+mailbox open_in(int ns, const address& where) {
+    scoped_netns in(ns);
+    auto opened = mailbox::open(where);
+    BOOST_TEST_REQUIRE(opened.has_value(), why(opened));
+    return std::move(*opened);
 }
 
 std::size_t links_up() {
@@ -237,18 +213,6 @@ private:
     std::thread thread_;
 };
 
-// Connects from the calling thread's namespace and sends one message.
-std::error_code connect_and_send(const address& to, seqmq::timeout wait, long type,
-                                 std::string_view payload) {
-    seqmq::sender_options o;
-    o.wait_for_mailbox = wait;
-    auto s = sender::connect(to, o);
-    if (!s)
-        return s.error();
-    auto sent = s->send(type, bytes(payload), seqmq::send_flags::none, 10s);
-    return sent ? std::error_code() : sent.error();
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(topology_wait)
@@ -278,13 +242,7 @@ BOOST_AUTO_TEST_CASE(waiting_for_a_service_nobody_publishes_times_out) {
 BOOST_AUTO_TEST_CASE(a_published_service_ends_the_wait_at_once_in_its_scope) {
     auto& c = cluster::get();
     const address here = service(101);
-    std::optional<mailbox> m;
-    {
-        scoped_netns in(c.ns(1));
-        auto opened = mailbox::open(here);
-        BOOST_TEST_REQUIRE(opened.has_value(), why(opened));
-        m.emplace(std::move(*opened));
-    }
+    std::optional<mailbox> m = open_in(c.ns(1), here);
     const auto* via = seqmq::detail::tipc_transport();
     {
         scoped_netns in(c.ns(1));
@@ -362,13 +320,7 @@ BOOST_AUTO_TEST_CASE(a_mailbox_in_n1_receives_from_senders_in_n2_and_n3) {
 BOOST_AUTO_TEST_CASE(the_name_table_of_every_node_shows_the_mailbox) {
     auto& c = cluster::get();
     const address box = service(300);
-    std::optional<mailbox> m;
-    {
-        scoped_netns in(c.ns(1));
-        auto opened = mailbox::open(box);
-        BOOST_TEST_REQUIRE(opened.has_value(), why(opened));
-        m.emplace(std::move(*opened));
-    }
+    std::optional<mailbox> m = open_in(c.ns(1), box);
     for (int i = 1; i <= cluster::nodes; ++i) {
         BOOST_TEST_CONTEXT("seen from n" << i) {
             scoped_netns in(c.ns(i));
@@ -410,13 +362,7 @@ BOOST_AUTO_TEST_CASE(the_name_table_of_every_node_shows_the_mailbox) {
 BOOST_AUTO_TEST_CASE(a_bearer_down_cuts_its_node_off_and_back_up_lets_it_in) {
     auto& c = cluster::get();
     const address box = service(400);
-    std::optional<mailbox> m;
-    {
-        scoped_netns in(c.ns(1));
-        auto opened = mailbox::open(box);
-        BOOST_TEST_REQUIRE(opened.has_value(), why(opened));
-        m.emplace(std::move(*opened));
-    }
+    std::optional<mailbox> m = open_in(c.ns(1), box);
     std::optional<receiver> rx(std::in_place, *m, 1, 20s);
     std::optional<sender> from2;
     {
@@ -486,13 +432,7 @@ BOOST_AUTO_TEST_CASE(a_bearer_down_cuts_its_node_off_and_back_up_lets_it_in) {
 BOOST_AUTO_TEST_CASE(waiting_through_the_topology_service_removes_the_race_after_link_up) {
     auto& c = cluster::get();
     const address box = service(500);
-    std::optional<mailbox> m;
-    {
-        scoped_netns in(c.ns(1));
-        auto opened = mailbox::open(box);
-        BOOST_TEST_REQUIRE(opened.has_value(), why(opened));
-        m.emplace(std::move(*opened));
-    }
+    std::optional<mailbox> m = open_in(c.ns(1), box);
     scoped_netns in(c.ns(3));
     BOOST_TEST_REQUIRE(tipc::disable_bearer("eth:to1").has_value());
     BOOST_TEST_REQUIRE(tipc::enable_eth_bearer("to1").has_value());

@@ -27,6 +27,7 @@ using seqmq::receive_flags;
 using seqmq::selector;
 using seqmq::sender;
 using seqmq::test::child_in_netns;
+using seqmq::test::connect_and_send;
 BOOST_TEST_DONT_PRINT_LOG_VALUE(std::errc)
 
 namespace {
@@ -39,10 +40,6 @@ BOOST_TEST_GLOBAL_FIXTURE(require_netns);
 template <class R>
 std::string why(const R& r) {
     return r ? std::string("ok") : r.error().message();
-}
-
-std::span<const std::byte> bytes(std::string_view s) {
-    return std::as_bytes(std::span(s));
 }
 
 std::string text(const std::vector<std::byte>& b) {
@@ -67,18 +64,6 @@ struct scratch_directory {
     }
     address socket(const char* file) const { return *address::unix_path((path / file).string()); }
 };
-
-// Connects and sends one message; the error of whichever step failed.
-std::error_code connect_and_send(const address& to, seqmq::timeout wait, long type,
-                                 std::string_view payload) {
-    seqmq::sender_options o;
-    o.wait_for_mailbox = wait;
-    auto s = sender::connect(to, o);
-    if (!s)
-        return s.error();
-    auto sent = s->send(type, bytes(payload), seqmq::send_flags::none, 5s);
-    return sent ? std::error_code() : sent.error();
-}
 
 } // namespace
 

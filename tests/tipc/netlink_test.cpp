@@ -10,16 +10,15 @@
 
 #include "sys/fd.hpp"
 #include "tipc/netlink.hpp"
+#include "veth.hpp"
 
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/tipc.h>
 #include <linux/tipc_netlink.h>
-#include <linux/veth.h>
 #include <net/if.h>
 #include <netlink/errno.h>
-#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -110,32 +109,10 @@ struct fresh_namespace {
     }
 };
 
-// Creates the veth pair NAME/PEER over rtnetlink; PEER goes into namespace `peer_netns` if given.
+// Creates the veth pair NAME/PEER; PEER goes into namespace `peer_netns` if given.
 void add_veth(const char* name, const char* peer, int peer_netns = -1) {
-    nl_sock* sock = ::nl_socket_alloc();
-    BOOST_TEST_REQUIRE(sock != nullptr);
-    std::unique_ptr<nl_sock, void (*)(nl_sock*)> owner(sock, ::nl_socket_free);
-    BOOST_TEST_REQUIRE(::nl_connect(sock, NETLINK_ROUTE) == 0);
-    nl_msg* msg = ::nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-    BOOST_TEST_REQUIRE(msg != nullptr);
-    ifinfomsg header{};
-    header.ifi_family = AF_UNSPEC;
-    ::nlmsg_append(msg, &header, sizeof header, NLMSG_ALIGNTO);
-    ::nla_put_string(msg, IFLA_IFNAME, name);
-    nlattr* info = ::nla_nest_start(msg, IFLA_LINKINFO);
-    ::nla_put_string(msg, IFLA_INFO_KIND, "veth");
-    nlattr* data = ::nla_nest_start(msg, IFLA_INFO_DATA);
-    nlattr* other = ::nla_nest_start(msg, VETH_INFO_PEER);
-    ::nlmsg_append(msg, &header, sizeof header, NLMSG_ALIGNTO);
-    ::nla_put_string(msg, IFLA_IFNAME, peer);
-    if (peer_netns >= 0)
-        ::nla_put_u32(msg, IFLA_NET_NS_FD, static_cast<std::uint32_t>(peer_netns));
-    ::nla_nest_end(msg, other);
-    ::nla_nest_end(msg, data);
-    ::nla_nest_end(msg, info);
-    const int rc = ::nl_send_sync(sock, msg); // frees msg
-    BOOST_TEST_REQUIRE(rc == 0,
-                       "creating veth " << name << "/" << peer << ": " << ::nl_geterror(rc));
+    const std::string failed = seqmq::test::add_veth(name, peer, peer_netns);
+    BOOST_TEST_REQUIRE(failed.empty(), failed);
 }
 
 // Polls `ready` for up to ten seconds: TIPC confirms addresses and brings links up on timers.

@@ -10,6 +10,7 @@
 #include <seqmq/mailbox.hpp>
 #include <seqmq/sender.hpp>
 
+#include "child_wait.hpp"
 #include "tipc_support.hpp"
 #include "transport/transport.hpp"
 #include "wire/frame.hpp"
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -145,33 +147,14 @@ struct peer_process {
 
     // Exit status, or -1 if it had to be killed after `limit`.
     int wait(std::chrono::milliseconds limit = 20s) {
-        auto until = std::chrono::steady_clock::now() + limit;
-        int status = 0;
-        while (::waitpid(pid, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > until) {
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, &status, 0);
-                return -1;
-            }
-            std::this_thread::sleep_for(2ms);
-        }
-        pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return seqmq::test::exit_code(seqmq::test::wait_for_child(std::exchange(pid, -1), limit));
     }
 
     // As wait(), while `m` accepts and reads (each stat() does), for transports that connect
     // only when the mailbox accepts.
     int wait_serving(mailbox& m, std::chrono::milliseconds limit = 20s) {
-        auto until = std::chrono::steady_clock::now() + limit;
-        int status = 0;
-        while (::waitpid(pid, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > until)
-                return wait(0ms);
-            (void)m.stat();
-            std::this_thread::sleep_for(1ms);
-        }
-        pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return seqmq::test::exit_code(
+            seqmq::test::wait_for_child(std::exchange(pid, -1), limit, [&] { (void)m.stat(); }));
     }
 
     std::string output() {
