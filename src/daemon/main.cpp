@@ -30,7 +30,8 @@ Options:
   --socket-mode MODE       file mode of a unix:/path socket, octal (default 0660)
   --max-queues N           queues at once; creating more fails with ENOSPC (default 1024)
   --default-capacity N     msg_qbytes of a new queue (default 16384)
-  --max-queue-bytes N      the largest msg_qbytes a non-root client may set (default 16777216)
+  --max-queue-bytes N      the largest msg_qbytes a non-root client may set (default 16384,
+                           the kernel's msgmnb)
   --max-message-size N     the largest message (msgmax, default 8192)
   --max-clients N          connections at once; more are told EUSERS and closed (default 1024)
   --max-pending N          waiting receives and sends per connection; more fail with ENOBUFS
@@ -38,6 +39,14 @@ Options:
   --credit-window N        bytes a connection may send without waiting for the daemon
                            (default 65536; 0 turns credit off: one round trip per send)
   --max-output N           reply bytes a client may leave unread before it is cut (default 8 MiB)
+  --max-output-total N     reply bytes all clients together may leave unread; the client that
+                           goes past it is cut (default 64 MiB)
+  --max-unacked N          messages a connection may hold handed over but not acknowledged;
+                           a receive past it fails with ENOBUFS (default 4096)
+  --max-memory N           bytes for queued messages, messages in transit and credit, each
+                           message counted with its bookkeeping (about 100 bytes); a send
+                           past it fails
+                           with ENOMEM (default 256 MiB)
   --spin-us N              after serving, poll for more work this many microseconds before
                            sleeping: lower latency for a busy CPU core (default 0: sleep at
                            once; at most 1000000)
@@ -81,6 +90,9 @@ int main(int argc, char** argv) {
         {"--max-pending", &options.max_pending},
         {"--credit-window", &options.credit_window},
         {"--max-output", &options.max_output},
+        {"--max-output-total", &options.max_output_total},
+        {"--max-unacked", &options.max_unacked},
+        {"--max-memory", &options.max_memory},
         {"--spin-us", &options.spin_us},
     };
 
@@ -131,9 +143,9 @@ int main(int argc, char** argv) {
         }
     }
     if (options.max_message_size == 0 || options.default_capacity == 0 ||
-        options.max_clients == 0 || options.max_queues == 0)
-        return usage_error("--max-message-size, --default-capacity, --max-clients and "
-                           "--max-queues must be at least 1");
+        options.max_clients == 0 || options.max_queues == 0 || options.max_unacked == 0)
+        return usage_error("--max-message-size, --default-capacity, --max-clients, "
+                           "--max-queues and --max-unacked must be at least 1");
     if (options.spin_us > 1000000)
         return usage_error("--spin-us is at most 1000000 (one second)");
 

@@ -11,16 +11,21 @@ namespace seqmq::daemon {
 
 /// What seqmqd serves and its limits; each has a command-line flag.
 struct server_options {
-    std::vector<address> listen;           ///< where clients connect
-    unsigned socket_mode = 0660;           ///< file mode of unix:/path sockets
-    std::size_t max_queues = 1024;         ///< queues at once (msgmni); ENOSPC past it
-    std::size_t default_capacity = 16384;  ///< msg_qbytes of a new queue (msgmnb)
-    std::size_t max_queue_bytes = 1 << 24; ///< msg_qbytes at most, except for root (EPERM)
-    std::size_t max_message_size = 8192;   ///< msgmax
-    std::size_t max_clients = 1024;        ///< connections at once; EUSERS past it
-    std::size_t max_pending = 64;          ///< parked receives and sends per connection
-    std::size_t credit_window = 65536;     ///< bytes of credit a connection may hold
-    std::size_t max_output = 8u << 20;     ///< unread reply bytes before a client is cut
+    std::vector<address> listen;          ///< where clients connect
+    unsigned socket_mode = 0660;          ///< file mode of unix:/path sockets
+    std::size_t max_queues = 1024;        ///< queues at once (msgmni); ENOSPC past it
+    std::size_t default_capacity = 16384; ///< msg_qbytes of a new queue (msgmnb)
+    std::size_t max_queue_bytes = 16384;  ///< msg_qbytes at most, except for root (msgmnb; EPERM)
+    std::size_t max_message_size = 8192;  ///< msgmax
+    std::size_t max_clients = 1024;       ///< connections at once; EUSERS past it
+    std::size_t max_pending = 64;         ///< parked receives and sends per connection
+    std::size_t credit_window = 65536;    ///< bytes of credit a connection may hold
+    std::size_t max_output = 8u << 20;    ///< unread reply bytes before a client is cut
+    std::size_t max_output_total = 64u << 20; ///< ... of all clients together
+    std::size_t max_unacked = 4096; ///< messages a connection may hold unacknowledged (ENOBUFS)
+    /// Memory for queued messages, messages in transit and credit, each message counted with
+    /// its overhead; a send past it fails with ENOMEM.
+    std::size_t max_memory = 256u << 20;
     std::size_t spin_us = 0; ///< after serving, poll this long for more before sleeping (0: never)
 };
 

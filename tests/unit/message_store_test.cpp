@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE stash
 #include <boost/test/unit_test.hpp>
 
-#include "core/stash.hpp"
+#include "store/message_store.hpp"
 
 #include <climits>
 #include <random>
@@ -17,7 +17,7 @@ namespace {
 // reference the indexed store must agree with.
 const queued_message* reference_find(const message_store& s, selector w) {
     const queued_message* found = nullptr;
-    for (const queued_message* m = s.oldest(); m; m = m->next) {
+    for (const queued_message* m = s.oldest(); m; m = s.after(m)) {
         if (w.type == 0)
             return m;
         if (w.type > 0 && !w.except && m->type == w.type)

@@ -1,7 +1,7 @@
 #include <seqmq/mailbox.hpp>
 
-#include "core/owned_copy.hpp"
-#include "core/stash.hpp"
+#include "store/owned_copy.hpp"
+#include "store/message_store.hpp"
 #include "log.hpp"
 #include "sys/aligned_buffer.hpp"
 #include "transport/transport.hpp"
@@ -580,7 +580,7 @@ result<std::vector<message_info>> mailbox::list() {
     impl_->sync_wake();
     std::vector<message_info> all;
     all.reserve(impl_->stash.count());
-    for (const queued_message* m = impl_->stash.oldest(); m; m = m->next)
+    for (const queued_message* m = impl_->stash.oldest(); m; m = impl_->stash.after(m))
         all.push_back({m->type, m->size, m->arrival, m->sender_pid});
     return all;
 }

@@ -1,7 +1,7 @@
 // The client of seqmqd: one SEQPACKET connection per queue handle.
 #include <seqmq/queue.hpp>
 
-#include "core/owned_copy.hpp"
+#include "store/owned_copy.hpp"
 #include "log.hpp"
 #include "transport/transport.hpp"
 #include "wire/daemon_protocol.hpp"

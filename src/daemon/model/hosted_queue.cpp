@@ -1,0 +1,244 @@
+#include "daemon/model/hosted_queue.hpp"
+
+#include <cerrno>
+#include <ctime>
+
+namespace seqmq::daemon::model {
+
+namespace sysv = detail::sysv;
+
+std::int64_t coarse_now_ns() noexcept {
+    timespec t{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &t);
+    return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+hosted_queue::hosted_queue(std::uint64_t id, std::string name, const ipc_perm& perm,
+                           std::size_t capacity, std::size_t max_message_size,
+                           memory_budget& budget, completion& done)
+    : id_(id), name_(std::move(name)), perm_(perm), capacity_(capacity),
+      max_message_size_(max_message_size), budget_(budget), done_(done), store_(max_message_size),
+      change_time_(coarse_now_ns()) {}
+
+hosted_queue::~hosted_queue() {
+    budget_.credit({store_.bytes() + transit_.bytes + reserved_.bytes,
+                    store_.count() + transit_.messages + reserved_.messages});
+}
+
+queue_usage hosted_queue::used() const noexcept {
+    return {store_.bytes() + transit_.bytes, store_.count() + transit_.messages};
+}
+
+hosted_queue::room hosted_queue::room_for(std::size_t size) const noexcept {
+    const queue_usage u = used();
+    const queue_usage with_credit{u.bytes + reserved_.bytes, u.messages + reserved_.messages};
+    const auto rule = sysv::capacity_rule::bytes_and_messages;
+    if (!sysv::fits_in_queue(with_credit, capacity_, size, rule))
+        return sysv::fits_in_queue(u, capacity_, size, rule) ? room::full_of_credit : room::full;
+    if (!budget_.admits({size, 1}))
+        return room::no_memory;
+    return room::fits;
+}
+
+void hosted_queue::into_transit(queue_usage u, pid_t receiver) noexcept {
+    transit_.bytes += u.bytes;
+    transit_.messages += u.messages;
+    last_receive_pid_ = receiver;
+    receive_time_ = coarse_now_ns();
+}
+
+// pipelined_send: the longest-waiting receiver that wants the message gets it; one whose
+// buffer is too small (without MSG_NOERROR) is woken with E2BIG and the message moves on, as in
+// Linux.
+bool hosted_queue::pipeline(const message_view& m) {
+    for (auto it = receivers_.begin(); it != receivers_.end();) {
+        if (!it->which.admits(m.type)) {
+            ++it;
+            continue;
+        }
+        const parked_receive r = *it;
+        it = receivers_.erase(it);
+        if (sysv::take_rule(m.data.size(), r.buffer, r.noerror) == sysv::take_outcome::too_big) {
+            done_.fail(r.who, E2BIG);
+            continue;
+        }
+        if (done_.hand_over(r.who, r.buffer, m, true)) {
+            into_transit({m.data.size(), 1}, r.who.pid);
+            return true;
+        }
+    }
+    return false;
+}
+
+void hosted_queue::enqueue(pid_t from, long type, std::span<const std::byte> data) {
+    const message_view m{type, next_arrival_++, from, data};
+    last_send_pid_ = from;
+    send_time_ = coarse_now_ns();
+    budget_.charge({data.size(), 1});
+    if (!pipeline(m))
+        store_.push(m.type, m.data, m.sender, m.arrival);
+}
+
+outcome hosted_queue::send(const waiter& from, std::span<const batch_entry> messages, bool nowait,
+                           bool may_park) {
+    std::size_t queued = 0;
+    room r = room::fits;
+    while (queued < messages.size() &&
+           (r = room_for(messages[queued].payload.size())) == room::fits) {
+        enqueue(from.pid, messages[queued].type, messages[queued].payload);
+        ++queued;
+    }
+    if (queued > 0)
+        return {0, false, queued};
+    if (r == room::no_memory)
+        return {ENOMEM};
+    if (r == room::full_of_credit)
+        done_.credit_wanted(*this);
+    if (nowait)
+        return {EAGAIN};
+    if (!may_park)
+        return {ENOBUFS};
+    const batch_entry& first = messages.front();
+    senders_.push_back(
+        {from, first.type, {first.payload.begin(), first.payload.end(), &waits_pool_}});
+    return {0, true};
+}
+
+void hosted_queue::send_reserved(pid_t from, long type, std::span<const std::byte> data) {
+    unreserve({data.size(), 1});
+    enqueue(from, type, data);
+}
+
+outcome hosted_queue::receive(const waiter& who, selector which, std::size_t buffer, bool noerror,
+                              bool nowait, bool may_park) {
+    if (const queued_message* m = store_.find(which)) {
+        if (sysv::take_rule(m->size, buffer, noerror) == sysv::take_outcome::too_big)
+            return {E2BIG};
+        if (done_.hand_over(who, buffer, {m->type, m->arrival, m->sender_pid, m->payload()},
+                            false)) {
+            take(*m, who.pid);
+            admit_senders();
+        }
+        return {};
+    }
+    if (nowait)
+        return {ENOMSG};
+    if (!may_park)
+        return {ENOBUFS};
+    receivers_.push_back({who, which, buffer, noerror});
+    return {0, true};
+}
+
+void hosted_queue::take(const queued_message& m, pid_t pid) noexcept {
+    into_transit({m.size, 1}, pid);
+    store_.pop(m);
+}
+
+void hosted_queue::acknowledge(queue_usage done) noexcept {
+    transit_.bytes -= done.bytes;
+    transit_.messages -= done.messages;
+    budget_.credit(done);
+    admit_senders();
+}
+
+void hosted_queue::put_back(const message_view& m) {
+    transit_.bytes -= m.data.size();
+    transit_.messages -= 1;
+    if (!pipeline(m))
+        store_.push(m.type, m.data, m.sender, m.arrival);
+}
+
+void hosted_queue::admit_senders() {
+    bool blocked_by_credit = false;
+    for (auto it = senders_.begin(); it != senders_.end();) {
+        const room r = room_for(it->text.size());
+        if (r != room::fits) {
+            blocked_by_credit |= r == room::full_of_credit;
+            ++it;
+            continue;
+        }
+        enqueue(it->who.pid, it->type, it->text);
+        const waiter who = it->who;
+        it = senders_.erase(it);
+        done_.sent(who);
+    }
+    if (blocked_by_credit)
+        done_.credit_wanted(*this);
+}
+
+bool hosted_queue::cancel(const void* owner, std::uint64_t request) {
+    auto match = [&](const auto& w) { return w.who.owner == owner && w.who.request == request; };
+    for (auto it = receivers_.begin(); it != receivers_.end(); ++it)
+        if (match(*it)) {
+            const waiter who = it->who;
+            receivers_.erase(it);
+            done_.fail(who, ECANCELED);
+            return true;
+        }
+    for (auto it = senders_.begin(); it != senders_.end(); ++it)
+        if (match(*it)) {
+            const waiter who = it->who;
+            senders_.erase(it);
+            done_.fail(who, ECANCELED);
+            return true;
+        }
+    return false;
+}
+
+void hosted_queue::forget(const void* owner) {
+    std::erase_if(receivers_, [&](const parked_receive& r) { return r.who.owner == owner; });
+    std::erase_if(senders_, [&](const parked_send& s) { return s.who.owner == owner; });
+}
+
+void hosted_queue::reserve(queue_usage u) noexcept {
+    reserved_.bytes += u.bytes;
+    reserved_.messages += u.messages;
+    budget_.charge(u);
+}
+
+void hosted_queue::unreserve(queue_usage u) noexcept {
+    reserved_.bytes -= u.bytes;
+    reserved_.messages -= u.messages;
+    budget_.credit(u);
+}
+
+void hosted_queue::set(const ipc_perm& perm, std::size_t capacity) {
+    perm_ = perm;
+    capacity_ = capacity;
+    change_time_ = coarse_now_ns();
+    // Credit was granted under the old limits and permissions: ask for it back.
+    if (reserved_.bytes || reserved_.messages)
+        done_.credit_wanted(*this);
+    admit_senders();
+}
+
+void hosted_queue::remove() {
+    // expunge_all and ss_wakeup: every waiter learns at once.
+    auto receivers = std::move(receivers_);
+    auto senders = std::move(senders_);
+    receivers_.clear();
+    senders_.clear();
+    for (const auto& r : receivers)
+        done_.fail(r.who, EIDRM);
+    for (const auto& s : senders)
+        done_.fail(s.who, EIDRM);
+    budget_.credit({store_.bytes(), store_.count()});
+    store_.clear();
+}
+
+queue_status hosted_queue::status() const noexcept {
+    queue_status s;
+    s.count = store_.count();
+    s.bytes = store_.bytes();
+    s.capacity = capacity_;
+    s.last_send_pid = last_send_pid_;
+    s.last_receive_pid = last_receive_pid_;
+    s.send_time = send_time_;
+    s.receive_time = receive_time_;
+    s.change_time = change_time_;
+    s.waiting_receivers = receivers_.size();
+    s.waiting_senders = senders_.size();
+    return s;
+}
+
+} // namespace seqmq::daemon::model

@@ -1,0 +1,225 @@
+// The System V queue model of seqmqd, free of sockets: what ipc/msg.c does for one queue —
+// msgsnd and msgrcv with their checks, parked receivers and senders, the pipelined hand-off to
+// the longest-waiting receiver (pipelined_send), blocked senders admitted as room appears,
+// IPC_SET, IPC_RMID with EIDRM to every waiter (expunge_all, ss_wakeup), IPC_STAT. It reports
+// the outcome of every wait through a `completion`; the daemon's sessions carry the bytes.
+#pragma once
+
+#include "daemon/model/permissions.hpp"
+#include "store/message_store.hpp"
+#include "store/sysv_rules.hpp"
+#include "wire/frame.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory_resource>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace seqmq::daemon::model {
+
+using detail::batch_entry;
+using detail::queued_message;
+using detail::sysv::queue_usage;
+
+/// Who waits: opaque to the model, which only compares `owner` and hands the waiter back.
+struct waiter {
+    const void* owner = nullptr; ///< the session that asked
+    std::uint64_t request = 0;   ///< its request's sequence number
+    std::uint32_t kind = 0;      ///< the session's own tag for the request
+    pid_t pid = 0;               ///< msg_lrpid / msg_lspid when it is served
+};
+
+/// A message as it leaves the model: valid during the call that shows it.
+struct message_view {
+    long type;
+    std::uint64_t arrival;
+    pid_t sender;
+    std::span<const std::byte> data;
+};
+
+/// How the model answers waits it parked, and hands messages over.
+class hosted_queue;
+
+class completion {
+public:
+    /// Gives `m` to the receiver `w` (its buffer is `buffer`; MSG_NOERROR cuts the copy);
+    /// `parked`: it was waiting (its wait ends here, whatever the result). False if that
+    /// receiver can no longer take it: nothing was handed over, and the message goes on to the
+    /// next receiver or stays queued.
+    virtual bool hand_over(const waiter& w, std::size_t buffer, const message_view& m,
+                           bool parked) = 0;
+    /// Ends the wait of `w` with `error`: E2BIG (a pipelined message too long for it), EIDRM
+    /// (the queue was removed), ECANCELED (cancel()).
+    virtual void fail(const waiter& w, int error) = 0;
+    /// The parked send of `w` went in.
+    virtual void sent(const waiter& w) = 0;
+    /// Senders wait only because clients hold credit on the queue: ask them to give it back.
+    virtual void credit_wanted(hosted_queue& q) = 0;
+
+protected:
+    ~completion() = default;
+};
+
+/// The daemon-wide memory that queued messages, messages in transit and reserved credit may
+/// take, each message counted with its overhead (so that zero-length messages are not free).
+struct memory_budget {
+    /// Bytes one queued message costs beyond its payload (its node, index and pool slack).
+    static constexpr std::size_t message_overhead = sizeof(queued_message) + 32;
+    std::size_t limit = 0;
+    std::size_t used = 0;
+
+    static constexpr std::size_t cost(queue_usage u) noexcept {
+        return u.bytes + u.messages * message_overhead;
+    }
+    bool admits(queue_usage u) const noexcept { return used + cost(u) <= limit; }
+    void charge(queue_usage u) noexcept { used += cost(u); }
+    void credit(queue_usage u) noexcept { used -= cost(u); }
+};
+
+/// IPC_STAT of a hosted queue.
+struct queue_status {
+    std::size_t count = 0, bytes = 0, capacity = 0;
+    pid_t last_send_pid = 0, last_receive_pid = 0;
+    std::int64_t send_time = 0, receive_time = 0, change_time = 0; ///< ns since the epoch; 0 never
+    std::size_t waiting_receivers = 0, waiting_senders = 0;
+};
+
+/// What a send or receive request came to, when it did not hand a message over at once.
+struct outcome {
+    int error = 0;       ///< 0, or the errno to answer now
+    bool parked = false; ///< waiting: the answer comes through the completion
+    std::size_t queued = 0;
+};
+
+/// One System V queue. Not copyable; lives at one address (waits refer to it by owner only).
+class hosted_queue {
+public:
+    hosted_queue(std::uint64_t id, std::string name, const ipc_perm& perm, std::size_t capacity,
+                 std::size_t max_message_size, memory_budget& budget, completion& done);
+    hosted_queue(const hosted_queue&) = delete;
+    hosted_queue& operator=(const hosted_queue&) = delete;
+    ~hosted_queue();
+
+    std::uint64_t id() const noexcept { return id_; }
+    const std::string& name() const noexcept { return name_; } ///< empty: private
+    const ipc_perm& perm() const noexcept { return perm_; }
+    std::size_t capacity() const noexcept { return capacity_; }
+    std::size_t max_message_size() const noexcept { return max_message_size_; }
+
+    // --- msgsnd ------------------------------------------------------------------------------
+
+    /// msgsnd of `messages` in order, while each fits (msg_fits_inqueue, counting messages in
+    /// transit and credit held by clients as used). If the first does not fit: EAGAIN with
+    /// `nowait`, ENOBUFS when `may_park` is false, else it waits (answered by
+    /// completion::sent). ENOMEM when the daemon's memory budget is spent. Types and sizes
+    /// are the caller's to check (sysv::check_send).
+    outcome send(const waiter& from, std::span<const batch_entry> messages, bool nowait,
+                 bool may_park);
+
+    /// A send made on credit the client holds (reserve() set its room aside): it goes in
+    /// without a capacity check, and the room it used is no longer reserved.
+    void send_reserved(pid_t from, long type, std::span<const std::byte> data);
+
+    // --- msgrcv ------------------------------------------------------------------------------
+
+    /// msgrcv: the first message `which` selects is handed to `who` through
+    /// completion::hand_over. E2BIG if longer than `buffer` without `noerror` (it stays),
+    /// ENOMSG with `nowait` when nothing matches, ENOBUFS when it would wait and `may_park` is
+    /// false; otherwise it waits for a matching send.
+    outcome receive(const waiter& who, selector which, std::size_t buffer, bool noerror,
+                    bool nowait, bool may_park);
+
+    /// The first message `which` selects, for a caller that takes several (receive_many) or
+    /// only looks (peek).
+    const queued_message* find(selector which) const noexcept { return store_.find(which); }
+    const queued_message* at(std::size_t position) const noexcept { return store_.at(position); }
+    const detail::message_store& messages() const noexcept { return store_; }
+
+    /// Takes `m` (from find()) for receiver `pid`: out of the queue, into transit until
+    /// acknowledge() or put_back(). Blocked senders are not admitted yet: call
+    /// admit_senders() after the last take.
+    void take(const queued_message& m, pid_t pid) noexcept;
+
+    /// Messages handed over reached their receiver: their room is free.
+    void acknowledge(queue_usage done) noexcept;
+
+    /// A message in transit comes back (its receiver went away): to a parked receiver, or to
+    /// its place in arrival order, O(log n). It may overfill the queue: nothing is dropped.
+    void put_back(const message_view& m);
+
+    /// Parked senders whose message now fits go in, oldest first.
+    void admit_senders();
+
+    // --- waits -------------------------------------------------------------------------------
+
+    /// Ends the wait of (owner, request) with ECANCELED; false if it was not waiting.
+    bool cancel(const void* owner, std::uint64_t request);
+    /// Forgets every wait of `owner`, without answering (its connection is gone).
+    void forget(const void* owner);
+
+    // --- credit: room set aside for a client's sends -----------------------------------------
+
+    queue_usage used() const noexcept; ///< queued + in transit
+    queue_usage reserved() const noexcept { return reserved_; }
+    bool senders_waiting() const noexcept { return !senders_.empty(); }
+    /// Whether `u` more can be reserved within the memory budget.
+    bool budget_admits(queue_usage u) const noexcept { return budget_.admits(u); }
+    void reserve(queue_usage u) noexcept;
+    void unreserve(queue_usage u) noexcept;
+
+    // --- control -----------------------------------------------------------------------------
+
+    /// IPC_SET of the fields given; the caller checked the rights. Parked senders that now fit
+    /// go in, and credit granted under the old limits is asked back.
+    void set(const ipc_perm& perm, std::size_t capacity);
+    /// IPC_RMID: every waiter gets EIDRM; the messages are dropped.
+    void remove();
+    /// IPC_STAT.
+    queue_status status() const noexcept;
+
+private:
+    struct parked_receive {
+        waiter who;
+        selector which;
+        std::size_t buffer;
+        bool noerror;
+    };
+    struct parked_send {
+        waiter who;
+        long type;
+        std::pmr::vector<std::byte> text;
+    };
+
+    enum class room { fits, full, full_of_credit, no_memory };
+    room room_for(std::size_t size) const noexcept;
+    void enqueue(pid_t from, long type, std::span<const std::byte> data);
+    bool pipeline(const message_view& m);
+    void into_transit(queue_usage u, pid_t receiver) noexcept;
+
+    std::uint64_t id_;
+    std::string name_;
+    ipc_perm perm_;
+    std::size_t capacity_;
+    std::size_t max_message_size_;
+    memory_budget& budget_;
+    completion& done_;
+    detail::message_store store_;
+    std::uint64_t next_arrival_ = 1;
+    queue_usage reserved_{}; // credit held by clients
+    queue_usage transit_{};  // handed over, not acknowledged
+    pid_t last_send_pid_ = 0, last_receive_pid_ = 0;
+    std::int64_t send_time_ = 0, receive_time_ = 0, change_time_ = 0;
+    // Parked waits come and go with every receive that finds nothing: their nodes come from a
+    // pool, so parking does not call the heap in the steady state.
+    std::pmr::unsynchronized_pool_resource waits_pool_;
+    std::pmr::list<parked_receive> receivers_{&waits_pool_}; // longest-waiting first
+    std::pmr::list<parked_send> senders_{&waits_pool_};
+};
+
+/// The wall clock to the kernel tick (msg_stime and friends; SysV keeps whole seconds).
+std::int64_t coarse_now_ns() noexcept;
+
+} // namespace seqmq::daemon::model

@@ -1,0 +1,68 @@
+// The queues seqmqd hosts, by id and by name, and how a client gets one: ipcget's rules.
+#pragma once
+
+#include "daemon/model/hosted_queue.hpp"
+
+#include <expected>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace seqmq::daemon::model {
+
+/// The limits a registry applies (each a seqmqd flag).
+struct registry_limits {
+    std::size_t max_queues = 1024;        ///< msgmni
+    std::size_t default_capacity = 16384; ///< msg_qbytes of a new queue (msgmnb)
+    std::size_t max_queue_bytes = 16384;  ///< msg_qbytes a client other than root may set
+    std::size_t max_message_size = 8192;  ///< msgmax
+};
+
+/// What a client asks for when it opens a queue (msgget).
+struct open_params {
+    enum class by { name, id, none } how = by::name; ///< none: IPC_PRIVATE
+    std::string_view name;
+    std::uint64_t id = 0;
+    bool create = false, exclusive = false; ///< IPC_CREAT, IPC_EXCL
+    unsigned mode = 0;                      ///< msgget's flag: the access asked for, and the
+                                            ///< mode of a queue this creates
+    std::size_t capacity = 0;               ///< 0: the default
+};
+
+class registry {
+public:
+    registry(const registry_limits& limits, memory_budget& budget, completion& done)
+        : limits_(limits), budget_(budget), done_(done) {}
+
+    /// ipcget: the existing queue (its access checked against `mode`), or a new one with
+    /// IPC_CREAT or IPC_PRIVATE. `created` says which. Errors (errno): ENOENT no such queue
+    /// without IPC_CREAT; EEXIST with IPC_CREAT|IPC_EXCL; EACCES the access asked is refused;
+    /// ENOSPC max_queues reached; EINVAL a capacity above max_queue_bytes asked by other than
+    /// root.
+    std::expected<hosted_queue*, int> open(const open_params& want, const credentials& who,
+                                           bool& created);
+
+    hosted_queue* find(std::uint64_t id) noexcept;
+    /// Forgets a queue once remove() was called on it.
+    void erase(hosted_queue& q);
+
+    std::size_t size() const noexcept { return by_id_.size(); }
+    const registry_limits& limits() const noexcept { return limits_; }
+    template <class Each>
+    void for_each(Each each) const {
+        for (const auto& [_, q] : by_id_)
+            each(*q);
+    }
+
+private:
+    registry_limits limits_;
+    memory_budget& budget_;
+    completion& done_;
+    std::map<std::uint64_t, std::unique_ptr<hosted_queue>> by_id_;
+    std::unordered_map<std::string, hosted_queue*> by_name_;
+    std::uint64_t next_id_ = 1;
+};
+
+} // namespace seqmq::daemon::model

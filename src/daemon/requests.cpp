@@ -1,0 +1,652 @@
+#include "daemon/requests.hpp"
+
+#include "daemon/model/credit.hpp"
+#include "log.hpp"
+#include "wire/byte_order.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace seqmq::daemon {
+
+using namespace seqmq::detail;
+namespace p = seqmq::detail::proto;
+namespace sysv = seqmq::detail::sysv;
+
+namespace {
+
+constexpr std::size_t list_part_bytes = 60000; // a list reply part stays far below SO_SNDBUF
+constexpr std::size_t batch_entry_header = 28; // i64 type, u64 arrival, i32 pid, u32 size, u32 n
+// Buffers of acknowledged messages kept for the next ones in transit: enough for the largest
+// receive_many reply (list_part_bytes / batch_entry_header entries), within a memory bound.
+constexpr std::size_t spare_buffers_max = list_part_bytes / batch_entry_header + 1;
+constexpr std::size_t spare_bytes_max = 4 << 20;
+
+session& session_of(const model::waiter& w) {
+    return *static_cast<session*>(const_cast<void*>(w.owner));
+}
+
+} // namespace
+
+// The opening checks of every request, in one place.
+const requests::handler requests::handlers_[] = {
+    {p::opcode::open, false, access::none, false, &requests::on_open},
+    {p::opcode::send, true, access::write, true, &requests::on_send},
+    {p::opcode::send_many, true, access::write, true, &requests::on_send_many},
+    {p::opcode::receive, true, access::read, false, &requests::on_receive},
+    {p::opcode::receive_many, true, access::read, false, &requests::on_receive_many},
+    {p::opcode::peek, true, access::read, false, &requests::on_peek},
+    {p::opcode::peek_at, true, access::read, false, &requests::on_peek_at},
+    {p::opcode::list, true, access::read, false, &requests::on_list},
+    {p::opcode::stat, true, access::read, false, &requests::on_stat},
+    {p::opcode::set, true, access::owner, false, &requests::on_set},
+    {p::opcode::remove, true, access::owner, false, &requests::on_remove},
+    {p::opcode::info, false, access::none, false, &requests::on_info},
+    {p::opcode::list_queues, false, access::none, false, &requests::on_list_queues},
+    // No reply of their own: they need no checks that would answer.
+    {p::opcode::cancel, false, access::none, false, &requests::on_cancel},
+    {p::opcode::release, false, access::none, false, &requests::on_release},
+    {p::opcode::ack, false, access::none, false, &requests::on_ack},
+    {p::opcode::ack_many, false, access::none, false, &requests::on_ack_many},
+    {p::opcode::sync, false, access::none, false, &requests::on_sync},
+};
+
+const requests::handler* requests::find_handler(p::opcode op) noexcept {
+    for (const handler& h : handlers_)
+        if (h.op == op)
+            return &h;
+    return nullptr;
+}
+
+requests::requests(const server_options& options, session_table& sessions)
+    : options_(options), sessions_(sessions), budget_{0, 0},
+      registry_({options.max_queues, options.default_capacity, options.max_queue_bytes,
+                 options.max_message_size},
+                budget_, *this),
+      buffers_(spare_buffers_max, spare_bytes_max),
+      max_request_(std::max<std::size_t>(options.max_message_size + 64, 512)) {
+    budget_.limit = options.max_memory;
+    outgoing_.reserve(frame_header::size + max_request_ + 64);
+}
+
+// --- serving records ---------------------------------------------------------------------------
+
+void requests::serve(session& c, const frame_header& h, std::span<const std::byte> body) {
+    if (h.kind == frame_kind::data)
+        return on_data(c, h, body);
+    if (h.kind == frame_kind::data_batch)
+        return on_data_batch(c, h, body);
+    const auto op = static_cast<p::opcode>(h.type);
+    const handler* found = find_handler(op);
+    if (!found)
+        return sessions_.fault(c, "unknown request opcode " + std::to_string(h.type));
+    if (found->returns_credit) {
+        zero_credit(c);
+        c.revoke_pending = false;
+    }
+    request r{c, h.sequence, op, body, c.queue};
+    if (found->needs_queue) {
+        if (c.queue_removed)
+            return (void)reply_error(c, op, h.sequence, EIDRM);
+        if (!c.queue)
+            return (void)reply_error(c, op, h.sequence, EINVAL); // no open yet
+        const model::ipc_perm& perm = c.queue->perm();
+        if ((found->needs == access::read && !model::permitted(c.who, perm, model::read_access)) ||
+            (found->needs == access::write && !model::permitted(c.who, perm, model::write_access)))
+            return (void)reply_error(c, op, h.sequence, EACCES);
+        if (found->needs == access::owner && !model::owns(c.who, perm))
+            return (void)reply_error(c, op, h.sequence, EPERM);
+    }
+    (this->*found->serve)(r);
+}
+
+void requests::forget(session& c) {
+    if (model::hosted_queue* q = c.queue) {
+        q->forget(&c);
+        q->unreserve(c.credit);
+        c.credit = {};
+        std::erase(bound_[q], &c);
+    }
+    while (!c.transit.empty()) {
+        in_transit t = std::move(c.transit.front());
+        c.transit.pop_front();
+        // (t.data is not given back to the pool: a departing client is not the steady state)
+        model::hosted_queue* q = registry_.find(t.queue_id);
+        if (!q)
+            continue; // the queue was removed meanwhile: so are its messages
+        log().debug("queue {}: message {} back from pid {}", q->id(), t.arrival, c.peer.pid);
+        q->put_back({t.type, t.arrival, t.sender, t.data});
+    }
+    if (c.queue)
+        c.queue->admit_senders();
+}
+
+// --- replies -----------------------------------------------------------------------------------
+
+model::waiter requests::waiter_of(const session& c, std::uint64_t seq, p::opcode op) const {
+    return {&c, seq, std::uint32_t(op), c.peer.pid};
+}
+
+bool requests::reply_error(session& c, p::opcode op, std::uint64_t seq, int error) {
+    p::start_reply(outgoing_, op, seq, error);
+    return sessions_.deliver(c, outgoing_);
+}
+
+void requests::reply_sent(session& c, p::opcode op, std::uint64_t seq, std::size_t queued) {
+    p::start_reply(outgoing_, op, seq, 0);
+    if (op == p::opcode::send_many)
+        p::writer(outgoing_).u64(queued);
+    sessions_.deliver(c, outgoing_);
+}
+
+void requests::reply_message(session& c, p::opcode op, std::uint64_t seq, const queued_message& m) {
+    p::start_reply(outgoing_, op, seq, 0);
+    p::writer w(outgoing_);
+    p::encode(w, p::message_body{m.type, m.arrival, m.sender_pid, m.size, m.payload()});
+    sessions_.deliver(c, outgoing_);
+}
+
+// Sends entries as list parts, back to back: one snapshot, since nothing runs in between.
+template <class Entries, class Encode>
+void requests::reply_parts(session& c, p::opcode op, std::uint64_t seq, const Entries& entries,
+                           Encode encode_one) {
+    const auto total = std::uint32_t(entries.size());
+    std::size_t next = 0;
+    do {
+        std::vector<std::byte> body;
+        p::writer w(body);
+        std::uint32_t count = 0;
+        while (next < entries.size() && (count == 0 || body.size() < list_part_bytes)) {
+            encode_one(w, entries[next++]);
+            ++count;
+        }
+        auto r = p::start_reply(op, seq, 0);
+        p::writer rw(r);
+        p::encode(rw, p::list_part_header{total, count, next == entries.size()});
+        rw.bytes(body);
+        if (!sessions_.deliver(c, r))
+            return;
+    } while (next < entries.size());
+}
+
+// --- the model's completion ----------------------------------------------------------------------
+
+std::size_t requests::unacked_room(const session& c) const noexcept {
+    return options_.max_unacked > c.transit.size() ? options_.max_unacked - c.transit.size() : 0;
+}
+
+bool requests::hand_over(const model::waiter& w, std::size_t buffer, const model::message_view& m,
+                         bool parked) {
+    session& c = session_of(w);
+    if (parked)
+        --c.pending;
+    const auto op = static_cast<p::opcode>(w.kind);
+    if (c.dead || !c.queue)
+        return false;
+    if (unacked_room(c) == 0) {
+        reply_error(c, op, w.request, ENOBUFS);
+        return false;
+    }
+    p::start_reply(outgoing_, op, w.request, 0);
+    p::writer out(outgoing_);
+    const p::message_body body{m.type, m.arrival, m.sender, std::uint32_t(m.data.size()),
+                               m.data.first(sysv::copied_size(m.data.size(), buffer))};
+    if (op == p::opcode::receive_many) {
+        p::encode(out, p::batch_header{1});
+        p::encode_entry(out, body);
+    } else {
+        p::encode(out, body);
+    }
+    if (!sessions_.deliver(c, outgoing_))
+        return false;
+    c.transit.push_back({c.queue->id(), m.type, m.arrival, m.sender, buffers_.copy(m.data)});
+    return true;
+}
+
+void requests::fail(const model::waiter& w, int error) {
+    session& c = session_of(w);
+    --c.pending;
+    reply_error(c, static_cast<p::opcode>(w.kind), w.request, error);
+}
+
+void requests::sent(const model::waiter& w) {
+    session& c = session_of(w);
+    --c.pending;
+    reply_sent(c, static_cast<p::opcode>(w.kind), w.request, 1);
+}
+
+void requests::credit_wanted(model::hosted_queue& q) {
+    revoke_all(q);
+}
+
+// --- credit ------------------------------------------------------------------------------------
+
+void requests::revoke_all(model::hosted_queue& q) {
+    for (session* c : bound_[&q]) {
+        if (c->dead || c->revoke_pending || (c->credit.bytes == 0 && c->credit.messages == 0))
+            continue;
+        c->revoke_pending = true;
+        sessions_.notice(*c, p::opcode::revoke);
+    }
+}
+
+void requests::zero_credit(session& c) {
+    if (c.queue)
+        c.queue->unreserve(c.credit);
+    c.credit = {};
+}
+
+void requests::grant_credit(session& c) {
+    c.sent_in_batch = false;
+    model::hosted_queue* q = c.queue;
+    if (!q || c.dead || c.revoke_pending)
+        return;
+    auto add = model::credit_to_grant(*q, c.credit, options_.credit_window);
+    if (!add)
+        return;
+    c.credit.bytes += add->bytes;
+    c.credit.messages += add->messages;
+    q->reserve(*add);
+    p::start_record(outgoing_, frame_kind::control_reply, std::int64_t(p::opcode::grant), 0);
+    p::writer w(outgoing_);
+    p::encode(w, p::grant_body{add->bytes, add->messages, c.next_sequence - 1});
+    sessions_.deliver(c, outgoing_);
+}
+
+// Takes what c sends on credit out of its credit; false (and c is cut) if it exceeds it.
+bool requests::spend_credit(session& c, model::queue_usage spent) {
+    if (!c.queue || spent.bytes > c.credit.bytes || spent.messages > c.credit.messages) {
+        sessions_.fault(c, c.queue ? "data record beyond the credit granted"
+                                   : "data record before open");
+        return false;
+    }
+    c.credit.bytes -= spent.bytes;
+    c.credit.messages -= spent.messages;
+    c.sent_in_batch = true;
+    return true;
+}
+
+// --- queues ------------------------------------------------------------------------------------
+
+p::stat_body requests::stat_of(const model::hosted_queue& q) const {
+    const model::queue_status st = q.status();
+    p::stat_body s;
+    s.id = q.id();
+    s.mode = q.perm().mode;
+    s.uid = q.perm().uid;
+    s.gid = q.perm().gid;
+    s.cuid = q.perm().cuid;
+    s.cgid = q.perm().cgid;
+    s.count = st.count;
+    s.bytes = st.bytes;
+    s.capacity = st.capacity;
+    s.max_message_size = q.max_message_size();
+    s.last_send_pid = st.last_send_pid;
+    s.last_receive_pid = st.last_receive_pid;
+    s.send_time = st.send_time;
+    s.receive_time = st.receive_time;
+    s.change_time = st.change_time;
+    s.waiting_receivers = std::uint32_t(st.waiting_receivers);
+    s.waiting_senders = std::uint32_t(st.waiting_senders);
+    s.name = q.name();
+    return s;
+}
+
+void requests::remove_queue(model::hosted_queue& q) {
+    q.remove(); // EIDRM to every waiter
+    auto bound = std::move(bound_[&q]);
+    bound_.erase(&q);
+    for (session* c : bound) {
+        c->queue = nullptr;
+        c->queue_removed = true;
+        c->credit = {};
+        sessions_.notice(*c, p::opcode::removed);
+    }
+    log().info("queue {} ({}) removed", q.id(), q.name().empty() ? "private" : log_text(q.name()));
+    registry_.erase(q); // q is gone
+}
+
+void requests::acknowledge(session& c, std::size_t count) {
+    model::queue_usage done{};
+    const std::uint64_t queue_id = c.transit.front().queue_id;
+    for (std::size_t i = 0; i < count; ++i) {
+        done.bytes += c.transit.front().data.size();
+        ++done.messages;
+        buffers_.give_back(std::move(c.transit.front().data));
+        c.transit.pop_front();
+    }
+    if (model::hosted_queue* q = registry_.find(queue_id))
+        q->acknowledge(done);
+}
+
+// --- handlers ----------------------------------------------------------------------------------
+
+void requests::on_open(request& r) {
+    auto req = p::decode_open_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed open request");
+    if (r.c.queue || r.c.queue_removed)
+        return (void)reply_error(r.c, r.op, r.seq, EISCONN);
+    model::open_params want;
+    if (req->flags & p::open_by_id) {
+        want.how = model::open_params::by::id;
+        want.id = req->id;
+    } else if (req->flags & p::open_private) {
+        want.how = model::open_params::by::none;
+    } else {
+        want.name = req->name;
+    }
+    want.create = req->flags & p::open_create;
+    want.exclusive = req->flags & p::open_exclusive;
+    want.mode = req->mode;
+    want.capacity = req->capacity;
+    bool created = false;
+    auto q = registry_.open(want, r.c.who, created);
+    if (!q) {
+        if (q.error() == ENOSPC)
+            log().warn("pid {}: no queue created: {} queues is the limit (--max-queues)",
+                       r.c.peer.pid, options_.max_queues);
+        return (void)reply_error(r.c, r.op, r.seq, q.error());
+    }
+    if (created)
+        log().info("queue {} ({}) created by uid {} pid {}, mode {:03o}, {} bytes", (*q)->id(),
+                   (*q)->name().empty() ? "private" : log_text((*q)->name()), r.c.peer.uid,
+                   r.c.peer.pid, (*q)->perm().mode, (*q)->capacity());
+    r.c.queue = *q;
+    bound_[*q].push_back(&r.c);
+    p::start_reply(outgoing_, r.op, r.seq, 0);
+    p::writer w(outgoing_);
+    p::encode(w, p::open_reply{(*q)->id(), options_.max_message_size, (*q)->capacity()});
+    sessions_.deliver(r.c, outgoing_);
+}
+
+// A send request of one message (send) or several (send_many), made without credit: they enter
+// the queue in order while each fits, as msgsnd decides it; if the first does not, it waits in
+// the daemon for room (EAGAIN with nowait).
+void requests::send_requested(request& r, std::span<const batch_entry> messages, bool nowait) {
+    r.c.sent_in_batch = true;
+    const model::outcome o = r.q->send(waiter_of(r.c, r.seq, r.op), messages, nowait,
+                                       r.c.pending < options_.max_pending);
+    if (o.queued > 0)
+        return reply_sent(r.c, r.op, r.seq, o.queued);
+    if (o.parked) {
+        ++r.c.pending;
+        return;
+    }
+    if (o.error == ENOMEM)
+        log().warn("queue {}: send refused: the daemon's memory limit (--max-memory, {} bytes) "
+                   "is reached",
+                   r.q->id(), options_.max_memory);
+    reply_error(r.c, r.op, r.seq, o.error);
+}
+
+void requests::on_send(request& r) {
+    auto req = p::decode_send_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed send request");
+    switch (sysv::check_send(long(req->type), req->text.size(), options_.max_message_size)) {
+    case sysv::send_check::too_long:
+        return (void)reply_error(r.c, r.op, r.seq, EMSGSIZE);
+    case sysv::send_check::bad_type:
+        return (void)reply_error(r.c, r.op, r.seq, EINVAL);
+    case sysv::send_check::ok:
+        break;
+    }
+    const batch_entry one{long(req->type), req->text};
+    send_requested(r, std::span(&one, 1), req->flags & p::op_nowait);
+}
+
+void requests::on_send_many(request& r) {
+    auto req = p::decode_send_many_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed send_many request");
+    if (auto split = split_batch(req->entries, req->count, options_.max_message_size, batch_);
+        !split)
+        return sessions_.fault(r.c, "send_many: " + std::string(to_string(split.error())));
+    send_requested(r, batch_, req->flags & p::op_nowait);
+}
+
+void requests::on_data(session& c, const frame_header& h, std::span<const std::byte> text) {
+    if (c.queue_removed)
+        return; // sent on credit before the removal reached the client: gone with the queue
+    if (spend_credit(c, {text.size(), 1}))
+        c.queue->send_reserved(c.peer.pid, long(h.type), text);
+}
+
+// Several credited sends in one record (queue::send_many): each enters the queue on its own.
+void requests::on_data_batch(session& c, const frame_header& h,
+                             std::span<const std::byte> payload) {
+    if (auto split = split_batch(payload, std::uint64_t(h.type), options_.max_message_size, batch_);
+        !split)
+        return sessions_.fault(c, to_string(split.error()));
+    if (c.queue_removed)
+        return;
+    model::queue_usage spent{0, batch_.size()};
+    for (const auto& e : batch_)
+        spent.bytes += e.payload.size();
+    if (!spend_credit(c, spent))
+        return;
+    for (const auto& e : batch_)
+        c.queue->send_reserved(c.peer.pid, e.type, e.payload);
+}
+
+void requests::on_receive(request& r) {
+    auto req = p::decode_receive_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed receive request");
+    if (unacked_room(r.c) == 0)
+        return (void)reply_error(r.c, r.op, r.seq, ENOBUFS);
+    const selector which{long(req->type), (req->flags & p::op_except) != 0};
+    const model::outcome o =
+        r.q->receive(waiter_of(r.c, r.seq, r.op), which, req->buffer, req->flags & p::op_noerror,
+                     req->flags & p::op_nowait, r.c.pending < options_.max_pending);
+    if (o.parked)
+        ++r.c.pending;
+    else if (o.error)
+        reply_error(r.c, r.op, r.seq, o.error);
+}
+
+// Takes as many messages as successive receives would, in one reply: while the next one `which`
+// selects fits what is left of the client's buffer and of one reply record.
+void requests::on_receive_many(request& r) {
+    auto req = p::decode_receive_many_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed receive_many request");
+    const std::size_t room = unacked_room(r.c);
+    if (room == 0)
+        return (void)reply_error(r.c, r.op, r.seq, ENOBUFS);
+    const selector which{long(req->type), (req->flags & p::op_except) != 0};
+    const bool noerror = req->flags & p::op_noerror;
+    const queued_message* m = r.q->find(which);
+    if (!m) { // nothing yet: ENOMSG, or wait as a receive of one does
+        const model::outcome o =
+            r.q->receive(waiter_of(r.c, r.seq, r.op), which, req->buffer, noerror,
+                         req->flags & p::op_nowait, r.c.pending < options_.max_pending);
+        if (o.parked)
+            ++r.c.pending;
+        else if (o.error)
+            reply_error(r.c, r.op, r.seq, o.error);
+        return;
+    }
+    if (sysv::take_rule(m->size, req->buffer, noerror) == sysv::take_outcome::too_big)
+        return (void)reply_error(r.c, r.op, r.seq, E2BIG);
+    p::start_reply(outgoing_, r.op, r.seq, 0);
+    const std::size_t count_at = outgoing_.size();
+    p::writer w(outgoing_);
+    p::encode(w, p::batch_header{1}); // the count is filled in below
+    std::uint64_t left = req->buffer;
+    const std::uint64_t most = std::min<std::uint64_t>(req->count, room);
+    std::uint32_t taken = 0;
+    do {
+        const std::size_t data = sysv::copied_size(m->size, left);
+        p::encode_entry(w, p::message_body{m->type, m->arrival, m->sender_pid,
+                                           std::uint32_t(m->size), m->payload().first(data)});
+        // Held until acknowledged, and given back to the queue if the client goes away first
+        // (also when this reply cannot be delivered: the client is then freed).
+        r.c.transit.push_back(
+            {r.q->id(), m->type, m->arrival, m->sender_pid, buffers_.copy(m->payload())});
+        left -= data;
+        ++taken;
+        r.q->take(*m, r.c.peer.pid);
+        m = taken < most ? r.q->find(which) : nullptr;
+    } while (m && m->size <= left &&
+             outgoing_.size() + batch_entry_header + m->size <= list_part_bytes);
+    put_big_endian(outgoing_.data() + count_at, taken);
+    sessions_.deliver(r.c, outgoing_);
+    r.q->admit_senders();
+}
+
+void requests::on_peek(request& r) {
+    auto req = p::decode_peek_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed peek request");
+    const queued_message* m =
+        r.q->find(selector{long(req->type), (req->flags & p::op_except) != 0});
+    if (!m)
+        return (void)reply_error(r.c, r.op, r.seq, ENOMSG);
+    reply_message(r.c, r.op, r.seq, *m);
+}
+
+void requests::on_peek_at(request& r) {
+    auto position = p::decode_u64(r.body);
+    if (!position)
+        return sessions_.fault(r.c, "malformed peek_at request");
+    const queued_message* m = r.q->at(*position);
+    if (!m)
+        return (void)reply_error(r.c, r.op, r.seq, ENOMSG);
+    reply_message(r.c, r.op, r.seq, *m);
+}
+
+void requests::on_list(request& r) {
+    auto req = p::decode_list_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed list request");
+    const message_store& store = r.q->messages();
+    std::vector<const queued_message*> all;
+    all.reserve(store.count());
+    for (const queued_message* m = store.oldest(); m; m = store.after(m))
+        all.push_back(m);
+    const std::size_t max_data =
+        (req->flags & p::list_with_data) ? std::min<std::size_t>(req->max_data, 65536) : 0;
+    reply_parts(r.c, r.op, r.seq, all, [&](p::writer& w, const queued_message* m) {
+        p::encode_entry(
+            w, p::message_body{m->type, m->arrival, m->sender_pid, m->size,
+                               m->payload().first(std::min<std::size_t>(m->size, max_data))});
+    });
+}
+
+void requests::on_stat(request& r) {
+    if (!r.body.empty())
+        return sessions_.fault(r.c, "malformed stat request");
+    p::start_reply(outgoing_, r.op, r.seq, 0);
+    p::writer w(outgoing_);
+    p::encode(w, stat_of(*r.q));
+    sessions_.deliver(r.c, outgoing_);
+}
+
+void requests::on_set(request& r) {
+    auto req = p::decode_set_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed set request");
+    if ((req->which & p::set_mode) && (req->mode & ~0777u))
+        return (void)reply_error(r.c, r.op, r.seq, EINVAL);
+    std::size_t capacity = r.q->capacity();
+    if (req->which & p::set_capacity) {
+        if (req->capacity > options_.max_queue_bytes && !r.c.who.is_root())
+            return (void)reply_error(r.c, r.op, r.seq, EPERM);
+        capacity = req->capacity;
+    }
+    model::ipc_perm perm = r.q->perm();
+    if (req->which & p::set_mode)
+        perm.mode = req->mode;
+    if (req->which & p::set_uid)
+        perm.uid = req->uid;
+    if (req->which & p::set_gid)
+        perm.gid = req->gid;
+    reply_error(r.c, r.op, r.seq, 0);
+    r.q->set(perm, capacity);
+}
+
+void requests::on_remove(request& r) {
+    if (!r.body.empty())
+        return sessions_.fault(r.c, "malformed remove request");
+    reply_error(r.c, r.op, r.seq, 0);
+    remove_queue(*r.q);
+}
+
+void requests::on_info(request& r) {
+    if (!r.body.empty())
+        return sessions_.fault(r.c, "malformed info request");
+    p::info_body i;
+    i.queues = registry_.size();
+    registry_.for_each([&](const model::hosted_queue& q) {
+        i.messages += q.messages().count();
+        i.bytes += q.messages().bytes();
+    });
+    i.clients = sessions_.size();
+    i.protocol_errors = sessions_.protocol_errors();
+    i.max_queues = options_.max_queues;
+    i.max_queue_bytes = options_.max_queue_bytes;
+    i.max_message_size = options_.max_message_size;
+    i.max_clients = options_.max_clients;
+    p::start_reply(outgoing_, r.op, r.seq, 0);
+    p::writer w(outgoing_);
+    p::encode(w, i);
+    sessions_.deliver(r.c, outgoing_);
+}
+
+void requests::on_list_queues(request& r) {
+    if (!r.body.empty())
+        return sessions_.fault(r.c, "malformed list_queues request");
+    std::vector<p::stat_body> all;
+    registry_.for_each([&](const model::hosted_queue& q) {
+        if (model::permitted(r.c.who, q.perm(), model::read_access)) // as MSG_STAT
+            all.push_back(stat_of(q));
+    });
+    reply_parts(r.c, r.op, r.seq, all,
+                [](p::writer& w, const p::stat_body& s) { p::encode(w, s); });
+}
+
+void requests::on_cancel(request& r) {
+    auto target = p::decode_u64(r.body);
+    if (!target)
+        return sessions_.fault(r.c, "malformed cancel request");
+    if (r.c.queue)                        // (gone: the wait was answered with EIDRM)
+        r.c.queue->cancel(&r.c, *target); // not waiting: its answer is already on the way
+}
+
+void requests::on_release(request& r) {
+    if (!r.body.empty())
+        return sessions_.fault(r.c, "malformed release");
+    zero_credit(r.c);
+    r.c.revoke_pending = false;
+    if (r.c.queue)
+        r.c.queue->admit_senders();
+}
+
+void requests::on_ack(request& r) {
+    auto arrival = p::decode_u64(r.body);
+    if (!arrival)
+        return sessions_.fault(r.c, "malformed ack");
+    if (r.c.transit.empty() || r.c.transit.front().arrival != *arrival)
+        return sessions_.fault(r.c, "ack of a message not handed over");
+    acknowledge(r.c, 1);
+}
+
+void requests::on_ack_many(request& r) {
+    auto ack = p::decode_ack_many(r.body);
+    if (!ack)
+        return sessions_.fault(r.c, "malformed ack_many");
+    if (ack->count == 0 || ack->count > r.c.transit.size() ||
+        r.c.transit.at(std::size_t(ack->count) - 1).arrival != ack->last_arrival)
+        return sessions_.fault(r.c, "ack of messages not handed over");
+    acknowledge(r.c, std::size_t(ack->count));
+}
+
+void requests::on_sync(request& r) {
+    if (!r.body.empty())
+        return sessions_.fault(r.c, "malformed sync request");
+    reply_error(r.c, r.op, r.seq, 0);
+}
+
+} // namespace seqmq::daemon

@@ -1,0 +1,123 @@
+// seqmqd's request layer: what each record a client sends does. A table of request handlers
+// (opcode, whether it needs a bound queue, the access it needs) runs the opening checks once;
+// each handler decodes its body, asks the queue model, and answers. It is also the model's
+// completion: the replies to waits the model parked and the hand-over of messages.
+#pragma once
+
+#include "daemon/model/registry.hpp"
+#include "daemon/server.hpp"
+#include "daemon/session.hpp"
+#include "daemon/transit.hpp"
+
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace seqmq::daemon {
+
+class requests final : public model::completion {
+public:
+    requests(const server_options& options, session_table& sessions);
+    requests(const requests&) = delete;
+    requests& operator=(const requests&) = delete;
+
+    /// Serves one record of c that session_table::check() accepted.
+    void serve(session& c, const detail::frame_header& h, std::span<const std::byte> body);
+    /// After c's records of one turn: more credit if it was sending.
+    void end_of_turn(session& c) {
+        if (c.sent_in_batch)
+            grant_credit(c);
+    }
+    /// A departing client: its waits and credit are forgotten; what it held unacknowledged
+    /// goes back to its queues, each message to its place.
+    void forget(session& c);
+
+    /// The largest request payload accepted.
+    std::size_t max_request() const noexcept { return max_request_; }
+    std::size_t queues() const noexcept { return registry_.size(); }
+    std::size_t memory_used() const noexcept { return budget_.used; }
+
+    // model::completion
+    bool hand_over(const model::waiter& w, std::size_t buffer, const model::message_view& m,
+                   bool parked) override;
+    void fail(const model::waiter& w, int error) override;
+    void sent(const model::waiter& w) override;
+    void credit_wanted(model::hosted_queue& q) override;
+
+private:
+    enum class access { none, read, write, owner };
+    struct request {
+        session& c;
+        std::uint64_t seq;
+        detail::proto::opcode op;
+        std::span<const std::byte> body;
+        model::hosted_queue* q; // bound queue, when the handler needs one
+    };
+    using handler_fn = void (requests::*)(request&);
+    struct handler {
+        detail::proto::opcode op;
+        bool needs_queue;    // EINVAL before open, EIDRM once the queue is removed
+        access needs;        // EACCES (read, write) or EPERM (owner) when refused
+        bool returns_credit; // a send request gives the connection's unused credit back
+        handler_fn serve;
+    };
+    static const handler* find_handler(detail::proto::opcode op) noexcept;
+    static const handler handlers_[];
+
+    // handlers
+    void on_open(request& r);
+    void on_send(request& r);
+    void on_send_many(request& r);
+    void on_receive(request& r);
+    void on_receive_many(request& r);
+    void on_peek(request& r);
+    void on_peek_at(request& r);
+    void on_list(request& r);
+    void on_stat(request& r);
+    void on_set(request& r);
+    void on_remove(request& r);
+    void on_info(request& r);
+    void on_list_queues(request& r);
+    void on_cancel(request& r);
+    void on_release(request& r);
+    void on_ack(request& r);
+    void on_ack_many(request& r);
+    void on_sync(request& r);
+
+    void on_data(session& c, const detail::frame_header& h, std::span<const std::byte> text);
+    void on_data_batch(session& c, const detail::frame_header& h,
+                       std::span<const std::byte> payload);
+
+    // helpers
+    model::waiter waiter_of(const session& c, std::uint64_t seq, detail::proto::opcode op) const;
+    bool reply_error(session& c, detail::proto::opcode op, std::uint64_t seq, int error);
+    void reply_sent(session& c, detail::proto::opcode op, std::uint64_t seq, std::size_t queued);
+    void reply_message(session& c, detail::proto::opcode op, std::uint64_t seq,
+                       const detail::queued_message& m);
+    template <class Entries, class Encode>
+    void reply_parts(session& c, detail::proto::opcode op, std::uint64_t seq,
+                     const Entries& entries, Encode encode_one);
+    void send_requested(request& r, std::span<const detail::batch_entry> messages, bool nowait);
+    bool spend_credit(session& c, model::queue_usage spent);
+    void zero_credit(session& c);
+    void grant_credit(session& c);
+    void revoke_all(model::hosted_queue& q);
+    void acknowledge(session& c, std::size_t count);
+    void remove_queue(model::hosted_queue& q);
+    detail::proto::stat_body stat_of(const model::hosted_queue& q) const;
+    std::size_t unacked_room(const session& c) const noexcept;
+
+    const server_options& options_;
+    session_table& sessions_;
+    model::memory_budget budget_;
+    model::registry registry_;
+    buffer_pool buffers_;
+    std::size_t max_request_;
+    std::vector<std::byte> outgoing_;        // the reply being built; reused
+    std::vector<detail::batch_entry> batch_; // the messages of the batch being served
+    // The sessions bound to each queue: told of removal, asked for their credit back.
+    std::unordered_map<const model::hosted_queue*, std::vector<session*>> bound_;
+};
+
+} // namespace seqmq::daemon

@@ -1,0 +1,230 @@
+#include "daemon/session.hpp"
+
+#include "log.hpp"
+#include "sys/syscall.hpp"
+
+#include <cerrno>
+#include <fmt/format.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+namespace seqmq::daemon {
+
+using namespace seqmq::detail;
+namespace p = seqmq::detail::proto;
+
+std::string log_text(std::string_view s) {
+    return fmt::format("{:?}", s);
+}
+
+bool log_limiter::allow(std::uint64_t& suppressed) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_ >= std::chrono::seconds(1)) {
+        window_ = now;
+        in_window_ = 0;
+    }
+    if (in_window_ >= burst_) {
+        ++suppressed_;
+        return false;
+    }
+    ++in_window_;
+    suppressed = std::exchange(suppressed_, 0);
+    return true;
+}
+
+session_table::~session_table() {
+    for (auto& [_, c] : sessions_)
+        c->via->close_connection(std::move(c->fd));
+}
+
+namespace {
+
+// Supplementary groups; std::nullopt when they cannot be read, so that permissions fail closed.
+std::optional<std::vector<gid_t>> read_groups(int fd) {
+    std::vector<gid_t> g(64);
+    socklen_t len = socklen_t(g.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len) < 0) {
+        if (errno != ERANGE)
+            return std::nullopt;
+        g.resize(len / sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len) < 0)
+            return std::nullopt;
+    }
+    if (len > g.size() * sizeof(gid_t))
+        return std::nullopt;
+    g.resize(len / sizeof(gid_t));
+    return g;
+}
+
+} // namespace
+
+session* session_table::add(unique_fd fd, const transport* via) {
+    if (sessions_.size() >= limits_.max_clients) {
+        log().warn("refused a connection: {} clients is the limit (--max-clients)",
+                   limits_.max_clients);
+        closing_notice(fd.get(), EUSERS);
+        via->close_connection(std::move(fd));
+        return nullptr;
+    }
+    auto c = std::make_unique<session>();
+    c->fd = std::move(fd);
+    c->via = via;
+    c->peer = via->peer(c->fd.get());
+    c->who.known = c->peer.has_credentials;
+    c->who.uid = c->peer.uid;
+    c->who.gid = c->peer.gid;
+    if (c->who.known) {
+        c->who.groups = read_groups(c->fd.get());
+        if (!c->who.groups)
+            log().warn("client pid {} uid {}: its groups are unknown (SO_PEERGROUPS: {}); group "
+                       "bits grant it only what other bits grant too",
+                       c->peer.pid, c->peer.uid, last_error().message());
+    }
+    epoll_event ev{EPOLLIN, {.u64 = reinterpret_cast<std::uintptr_t>(c.get())}};
+    if (::epoll_ctl(poller_, EPOLL_CTL_ADD, c->fd.get(), &ev) < 0) {
+        log().warn("epoll_ctl: {}", last_error().message());
+        return nullptr;
+    }
+    log().debug("client pid {} uid {} connected", c->peer.pid, c->peer.uid);
+    session* key = c.get();
+    sessions_.emplace(key, std::move(c));
+    return key;
+}
+
+void session_table::update_events(session& c) {
+    epoll_event ev{EPOLLIN | (c.want_out ? EPOLLOUT : 0u),
+                   {.u64 = reinterpret_cast<std::uintptr_t>(&c)}};
+    ::epoll_ctl(poller_, EPOLL_CTL_MOD, c.fd.get(), &ev);
+}
+
+bool session_table::deliver(session& c, std::vector<std::byte>& record) {
+    if (c.dead)
+        return false;
+    p::finish_record(record);
+    if (c.out.empty()) {
+        ssize_t n = retry_eintr([&] {
+            return ::send(c.fd.get(), record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        });
+        if (n >= 0)
+            return true;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            log().debug("client pid {}: send: {}", c.peer.pid, last_error().message());
+            free_client_later(c);
+            return false;
+        }
+    }
+    c.out_bytes += record.size();
+    out_total_ += record.size();
+    c.out.emplace_back(record.begin(), record.end()); // a copy: `record` is reused
+    const bool over_total = out_total_ > limits_.max_output_total;
+    if (c.out_bytes > limits_.max_output || over_total) {
+        std::uint64_t left_out = 0;
+        if (cut_lines_.allow(left_out))
+            log().warn("client pid {}: cut: {} bytes of replies unread ({}){}", c.peer.pid,
+                       c.out_bytes, over_total ? "--max-output-total" : "--max-output",
+                       left_out ? fmt::format(" ({} such lines left out)", left_out) : "");
+        free_client_later(c);
+        return true; // it reached the client's connection; transit covers it
+    }
+    if (!c.want_out) {
+        c.want_out = true;
+        update_events(c);
+    }
+    return true;
+}
+
+void session_table::flush(session& c) {
+    while (!c.out.empty()) {
+        auto& r = c.out.front();
+        ssize_t n = retry_eintr(
+            [&] { return ::send(c.fd.get(), r.data(), r.size(), MSG_DONTWAIT | MSG_NOSIGNAL); });
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                free_client_later(c);
+            return;
+        }
+        c.out_bytes -= r.size();
+        out_total_ -= r.size();
+        c.out.pop_front();
+    }
+    c.want_out = false;
+    update_events(c);
+}
+
+void session_table::notice(session& c, p::opcode op) {
+    p::start_record(notice_, frame_kind::control_reply, std::int64_t(op), 0);
+    deliver(c, notice_);
+}
+
+void session_table::closing_notice(int fd, int reason) {
+    p::start_record(notice_, frame_kind::control_reply, std::int64_t(p::opcode::closing), 0);
+    p::writer(notice_).i32(reason).u32(0);
+    p::finish_record(notice_);
+    (void)retry_eintr(
+        [&] { return ::send(fd, notice_.data(), notice_.size(), MSG_DONTWAIT | MSG_NOSIGNAL); });
+}
+
+void session_table::free_client_later(session& c) {
+    if (!c.dead) {
+        c.dead = true;
+        doomed_.push_back(&c);
+    }
+}
+
+void session_table::fault(session& c, std::string_view why) {
+    if (c.dead)
+        return;
+    ++protocol_errors_;
+    std::uint64_t left_out = 0;
+    if (cut_lines_.allow(left_out))
+        log().warn("client pid {} uid {}: cut the connection: {}{}", c.peer.pid, c.peer.uid,
+                   log_text(why),
+                   left_out ? fmt::format(" ({} such lines left out)", left_out) : "");
+    closing_notice(c.fd.get(), EPROTO);
+    free_client_later(c);
+}
+
+std::optional<frame_header> session_table::check(session& c, std::span<const std::byte> record,
+                                                 bool longer, std::size_t max_request,
+                                                 std::size_t max_message_size) {
+    if (record.empty()) { // end of stream (a zero-length record is no request either)
+        free_client_later(c);
+        return std::nullopt;
+    }
+    if (longer) {
+        fault(c, "record longer than the largest request");
+        return std::nullopt;
+    }
+    auto h = decode(record, max_request);
+    if (!h) {
+        fault(c, to_string(h.error()));
+        return std::nullopt;
+    }
+    if (h->sequence != c.next_sequence) {
+        fault(c, to_string(frame_fault::bad_sequence));
+        return std::nullopt;
+    }
+    ++c.next_sequence;
+    if ((h->kind == frame_kind::data || h->kind == frame_kind::data_batch) &&
+        h->length > max_message_size) {
+        fault(c, to_string(frame_fault::too_long));
+        return std::nullopt;
+    }
+    if (h->kind == frame_kind::data_batch)
+        c.next_sequence += std::uint64_t(h->type) - 1; // a batch takes one per message
+    else if (h->kind != frame_kind::data && h->kind != frame_kind::control_request) {
+        fault(c, to_string(frame_fault::unexpected_kind));
+        return std::nullopt;
+    }
+    return *h;
+}
+
+void session_table::remove(session& c) {
+    out_total_ -= c.out_bytes;
+    ::epoll_ctl(poller_, EPOLL_CTL_DEL, c.fd.get(), nullptr);
+    c.via->close_connection(std::move(c.fd));
+    log().debug("client pid {} gone", c.peer.pid);
+    sessions_.erase(&c);
+}
+
+} // namespace seqmq::daemon
