@@ -83,6 +83,9 @@ struct daemon_info {
     std::size_t queues = 0, messages = 0, bytes = 0, clients = 0;
     std::uint64_t protocol_errors = 0; ///< connections cut for malformed records
     std::size_t max_queues = 0, max_queue_bytes = 0, max_message_size = 0, max_clients = 0;
+    /// Memory that queued messages, messages in transit and credit take, each message counted
+    /// with its bookkeeping; and the daemon's limit on it (--max-memory).
+    std::size_t memory = 0, max_memory = 0;
 };
 
 /// The daemon's address for clients: $SEQMQ_DAEMON if set (any address text), else

@@ -1,8 +1,8 @@
 // The client of seqmqd: one SEQPACKET connection per queue handle.
 #include <seqmq/queue.hpp>
 
-#include "store/owned_copy.hpp"
 #include "log.hpp"
+#include "store/owned_copy.hpp"
 #include "transport/transport.hpp"
 #include "wire/daemon_protocol.hpp"
 #include "wire/frame.hpp"
@@ -910,9 +910,9 @@ result<daemon_info> queue::info(const queue_options& options) {
     auto i = p::decode_info(r->body);
     if (!i)
         return std::unexpected(make_error_code(errc::bad_frame));
-    return daemon_info{i->queues,          i->messages,         i->bytes,
-                       i->clients,         i->protocol_errors,  i->max_queues,
-                       i->max_queue_bytes, i->max_message_size, i->max_clients};
+    return daemon_info{i->queues,          i->messages,   i->bytes,           i->clients,
+                       i->protocol_errors, i->max_queues, i->max_queue_bytes, i->max_message_size,
+                       i->max_clients,     i->memory,     i->max_memory};
 }
 
 result<std::vector<queue_stat>> queue::list_queues(const queue_options& options) {

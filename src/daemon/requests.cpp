@@ -589,6 +589,8 @@ void requests::on_info(request& r) {
     i.max_queue_bytes = options_.max_queue_bytes;
     i.max_message_size = options_.max_message_size;
     i.max_clients = options_.max_clients;
+    i.memory = budget_.used;
+    i.max_memory = budget_.limit;
     p::start_reply(outgoing_, r.op, r.seq, 0);
     p::writer w(outgoing_);
     p::encode(w, i);

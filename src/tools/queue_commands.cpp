@@ -690,10 +690,12 @@ int info_command(args_type args) {
         if (p.has("--json")) {
             std::printf("{\"daemon\":%s,\"queues\":%zu,\"messages\":%zu,\"bytes\":%zu,"
                         "\"clients\":%zu,\"protocol_errors\":%llu,\"max_queues\":%zu,"
-                        "\"max_queue_bytes\":%zu,\"max_message_size\":%zu,\"max_clients\":%zu}\n",
+                        "\"max_queue_bytes\":%zu,\"max_message_size\":%zu,\"max_clients\":%zu,"
+                        "\"memory\":%zu,\"max_memory\":%zu}\n",
                         json_string(daemon_text(o)).c_str(), i->queues, i->messages, i->bytes,
                         i->clients, static_cast<unsigned long long>(i->protocol_errors),
-                        i->max_queues, i->max_queue_bytes, i->max_message_size, i->max_clients);
+                        i->max_queues, i->max_queue_bytes, i->max_message_size, i->max_clients,
+                        i->memory, i->max_memory);
             return int(done);
         }
         std::printf("daemon           %s\n", daemon_text(o).c_str());
@@ -701,6 +703,7 @@ int info_command(args_type args) {
         std::printf("messages         %zu (%zu bytes)\n", i->messages, i->bytes);
         std::printf("clients          %zu of %zu\n", i->clients, i->max_clients);
         std::printf("protocol errors  %llu\n", static_cast<unsigned long long>(i->protocol_errors));
+        std::printf("memory           %zu of %zu bytes\n", i->memory, i->max_memory);
         std::printf("limits           %zu bytes per message, %zu bytes per queue\n",
                     i->max_message_size, i->max_queue_bytes);
         return int(done);

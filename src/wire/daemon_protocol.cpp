@@ -219,6 +219,7 @@ void encode(writer& w, const set_request& r) {
 void encode(writer& w, const info_body& r) {
     w.u64(r.queues).u64(r.messages).u64(r.bytes).u64(r.clients).u64(r.protocol_errors);
     w.u64(r.max_queues).u64(r.max_queue_bytes).u64(r.max_message_size).u64(r.max_clients);
+    w.u64(r.memory).u64(r.max_memory);
 }
 void encode(writer& w, const grant_body& r) {
     w.u64(r.bytes).u64(r.messages).u64(r.upto);
@@ -431,6 +432,8 @@ std::optional<info_body> decode_info(reader& r) {
     i.max_queue_bytes = r.u64();
     i.max_message_size = r.u64();
     i.max_clients = r.u64();
+    i.memory = r.u64();
+    i.max_memory = r.u64();
     if (!r.done())
         return std::nullopt;
     return i;

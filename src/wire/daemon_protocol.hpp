@@ -204,10 +204,11 @@ struct set_request {
 };
 
 /// info: u64 queues, messages, bytes, clients, protocol errors, max queues, max queue bytes,
-/// max message size, max clients
+/// max message size, max clients, memory used, max memory
 struct info_body {
     std::uint64_t queues = 0, messages = 0, bytes = 0, clients = 0, protocol_errors = 0;
     std::uint64_t max_queues = 0, max_queue_bytes = 0, max_message_size = 0, max_clients = 0;
+    std::uint64_t memory = 0, max_memory = 0;
 };
 
 /// grant: u64 bytes, u64 messages, u64 upto. Credit is queue space set aside for one connection.
