@@ -8,11 +8,13 @@
 #include "wire/frame.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <poll.h>
 #include <sched.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <thread>
 
@@ -98,6 +100,17 @@ struct queue::impl {
     // `removed` and `closing` reach it with the reply.
     bool ever_sent = false;
     std::chrono::microseconds spin{0}; // queue_options::spin
+    // The queue's delivery socket (see daemon/delivery.hpp): a receive of the first message
+    // (msgtyp 0) is one recv on it. `delivery_buffer`: the smallest buffer this handle told
+    // the daemon it takes records with; `untold`: receives made there not yet reported.
+    unique_fd delivery;
+    bool delivery_refused = false; // the daemon cannot pass it (TIPC), or has none
+    // Another handle holds it (one receiver at a time): ask again after this.
+    std::chrono::steady_clock::time_point attach_again{};
+    std::uint64_t delivery_buffer = 0;
+    std::uint64_t untold = 0;
+    std::uint32_t delivery_epoch = 0, delivery_next = 0; // the next record's, as one reader
+    unique_fd passed; // a descriptor that came with the last record read
     std::vector<std::byte> in;
     std::vector<std::byte> out; // the record being written; reused, so sends do not allocate
 
@@ -108,6 +121,7 @@ struct queue::impl {
 
     ~impl() {
         if (fd) {
+            report_taken();
             (void)flush();
             via->close_connection(std::move(fd));
         }
@@ -218,9 +232,18 @@ struct queue::impl {
 
     // Reads one record without waiting. Notices are handled here.
     got read_one(frame_header& h, std::span<const std::byte>& body) {
+        alignas(cmsghdr) std::byte control[CMSG_SPACE(sizeof(int))];
+        iovec iov{in.data(), in.size()};
+        msghdr m{};
         auto take = [&] {
-            return retry_eintr(
-                [&] { return ::recv(fd.get(), in.data(), in.size(), MSG_TRUNC | MSG_DONTWAIT); });
+            m = {};
+            m.msg_iov = &iov;
+            m.msg_iovlen = 1;
+            m.msg_control = control;
+            m.msg_controllen = sizeof control;
+            return retry_eintr([&] {
+                return ::recvmsg(fd.get(), &m, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            });
         };
         ssize_t n = take();
         // AF_UNIX reports a daemon that closed before reading our last record as one
@@ -231,6 +254,14 @@ struct queue::impl {
             return got::empty;
         if (n <= 0)
             return got::closed;
+        passed.reset();
+        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                int passed_fd;
+                std::memcpy(&passed_fd, CMSG_DATA(c), sizeof passed_fd);
+                passed.reset(passed_fd);
+            }
         auto d =
             std::size_t(n) > in.size()
                 ? std::expected<frame_header, frame_fault>(std::unexpected(frame_fault::too_long))
@@ -343,6 +374,7 @@ struct queue::impl {
     // A plain request and its reply; a nonzero result becomes the error.
     result<reply> call(p::opcode op, std::span<const std::byte> body) {
         drain();
+        report_taken();
         if (removed && op != p::opcode::info && op != p::opcode::list_queues &&
             op != p::opcode::sync)
             return fail(std::errc::identifier_removed);
@@ -545,7 +577,172 @@ struct queue::impl {
         if (!fd)
             return std::unexpected(lost());
         give_back_credit();
+        report_taken();
         return begin(op);
+    }
+
+    // --- the delivery socket -------------------------------------------------------------------
+
+    // Tells the daemon how many messages this handle took from the delivery socket, so that
+    // msg_lrpid and msg_rtime name it (one-way; before any other request, and every so often).
+    void report_taken(bool waited = false) {
+        if ((untold == 0 && !waited) || !fd)
+            return;
+        begin(p::opcode::taken).u64(untold);
+        untold = 0;
+        (void)request();
+    }
+
+    // Asks for the delivery socket, telling the smallest buffer this handle takes records with.
+    // Without it (TIPC, or the daemon has none), receives stay requests.
+    void attach(std::uint64_t buffer) {
+        std::vector<std::byte> body;
+        p::writer(body).u64(buffer);
+        auto r = call(p::opcode::attach, body);
+        if (!r) {
+            if (r.error() == std::errc::operation_not_supported)
+                delivery_refused = true;
+            else if (r.error() == std::errc::device_or_resource_busy)
+                attach_again = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+            return; // (EAGAIN: later; other errors: the request path reports them)
+        }
+        if (!passed)
+            return;
+        if (!delivery) // a new socket; telling a smaller buffer keeps the same one, in order
+            delivery_epoch = delivery_next = 0;
+        delivery = std::move(passed);
+        delivery_buffer = buffer;
+    }
+
+    // Waits with a limit for the delivery socket to have a record, as one of the receivers that
+    // wait on it: the kernel wakes one of them per record, the one that waited longest (as a
+    // blocking recv does; poll would wake them all). Errors: timed_out, interrupted.
+    static result<void> wait_exclusively(int fd, const deadline& until) {
+        unique_fd ep(::epoll_create1(EPOLL_CLOEXEC));
+        epoll_event ev{EPOLLIN | EPOLLEXCLUSIVE, {}};
+        if (!ep || ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+            return wait_fd(fd, POLLIN, until);
+        const int n = ::epoll_wait(ep.get(), &ev, 1, until.poll_ms());
+        if (n < 0)
+            return std::unexpected(last_error());
+        if (n == 0 && until.passed())
+            return fail(std::errc::timed_out);
+        return {};
+    }
+
+    enum class delivered { message, ask, none };
+
+    // The fast path of msgrcv(msgtyp 0): one recv on the queue's delivery socket, straight into
+    // `buffer` (MSG_NOERROR: the kernel cuts the record, as msgrcv cuts the message). Every
+    // record there fits a buffer as large as the one this handle told the daemon, so E2BIG
+    // cannot happen here; a shorter buffer first tells the daemon. `none`: this receive takes
+    // the request path (a selector, nothing there with nowait, no delivery socket, or the
+    // socket ended: the queue was removed or its permissions changed).
+    result<delivered> receive_delivered(std::span<std::byte> buffer, selector which,
+                                        receive_flags flags, const deadline& until, received& got,
+                                        std::uint64_t* arrival) {
+        if (which.type != 0 || delivery_refused || removed || !fd)
+            return delivered::none;
+        const bool noerror = flags & receive_flags::noerror;
+        const std::uint64_t need = noerror ? UINT64_MAX : buffer.size();
+        if (!delivery || need < delivery_buffer) {
+            if (!delivery && attach_again != std::chrono::steady_clock::time_point{} &&
+                std::chrono::steady_clock::now() < attach_again)
+                return delivered::none;
+            attach(need);
+            if (!delivery || removed)
+                return delivered::none;
+        }
+        const bool nowait = flags & receive_flags::nowait;
+        std::array<std::byte, p::delivery_header_size> head;
+        // Waiting, the daemon is told (so the wait takes its place among parked receivers,
+        // and stat counts it); once it ends, however it ends, it is told again.
+        bool waiting = false;
+        auto stop_waiting = [&] {
+            if (waiting)
+                report_taken(true);
+        };
+        for (;;) {
+            iovec iov[2] = {{head.data(), head.size()}, {buffer.data(), buffer.size()}};
+            msghdr m{};
+            m.msg_iov = iov;
+            m.msg_iovlen = buffer.empty() ? 1 : 2;
+            const bool block = waiting && until.forever();
+            ssize_t n = ::recvmsg(delivery.get(), &m, MSG_TRUNC | (block ? 0 : MSG_DONTWAIT));
+            if (n < 0 && errno == EINTR) {
+                const auto e = last_error(); // a signal ends a wait, as in msgrcv
+                stop_waiting();
+                return std::unexpected(e);
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                if (nowait)
+                    return delivered::none; // the request path tells ENOMSG exactly
+                if (!waiting) {
+                    waiting = true;
+                    begin(p::opcode::wait_delivery);
+                    if (auto sent = request(); !sent)
+                        return std::unexpected(sent.error());
+                    continue;
+                }
+                auto w = wait_exclusively(delivery.get(), until);
+                if (!w) {
+                    stop_waiting();
+                    return std::unexpected(w.error());
+                }
+                continue;
+            }
+            if (n <= 0) { // the daemon closed it: removed, permissions changed, or gone
+                stop_waiting();
+                delivery.reset();
+                drain();
+                if (removed)
+                    return fail(std::errc::identifier_removed);
+                return delivered::none;
+            }
+            auto h = decode_prefix(head);
+            if (!h || std::size_t(n) < frame_header::size) {
+                stop_waiting();
+                delivery.reset();
+                return std::unexpected(make_error_code(errc::bad_frame));
+            }
+            const bool ask =
+                h->kind == frame_kind::control_reply && h->type == std::int64_t(p::opcode::ask);
+            const bool too_long = h->kind == frame_kind::control_reply &&
+                                  h->type == std::int64_t(p::opcode::too_long);
+            if ((!ask && !too_long && h->kind != frame_kind::data) ||
+                std::size_t(n) < p::delivery_header_size) {
+                stop_waiting();
+                delivery.reset();
+                return std::unexpected(make_error_code(errc::bad_frame));
+            }
+            p::reader r(std::span<const std::byte>(head).subspan(frame_header::size));
+            const pid_t sender = r.i32();
+            const std::uint32_t bits = r.u32();
+            const std::uint32_t epoch = r.u32(), number = r.u32();
+            // Records in their order only: one after a gap was read back by the daemon
+            // meanwhile, and so is not ours (it is queued again).
+            const bool in_order =
+                bits == 0 && (epoch == delivery_epoch ? number == delivery_next : number == 1);
+            if (!in_order)
+                continue;
+            delivery_epoch = epoch;
+            delivery_next = number + 1;
+            if (ask) { // the head is longer than the buffer: msgrcv's rules, as a request
+                stop_waiting();
+                return delivered::ask;
+            }
+            if (too_long) { // the message due to this wait was longer than the buffer
+                stop_waiting();
+                return fail(std::errc::argument_list_too_long);
+            }
+            const std::size_t size = std::size_t(n) - p::delivery_header_size;
+            got = {long(h->type), std::min(size, buffer.size()), size, sender};
+            if (arrival)
+                *arrival = h->sequence;
+            if (++untold >= 64 || waiting)
+                report_taken(waiting);
+            return delivered::message;
+        }
     }
 
     static std::uint32_t take_bits(selector which, receive_flags flags) {
@@ -576,6 +773,12 @@ struct queue::impl {
 
     result<received> receive(std::span<std::byte> buffer, selector which, receive_flags flags,
                              timeout limit, std::uint64_t* arrival = nullptr) {
+        received got;
+        auto fast = receive_delivered(buffer, which, flags, deadline(limit), got, arrival);
+        if (!fast)
+            return std::unexpected(fast.error());
+        if (*fast == delivered::message)
+            return got;
         auto w = begin_take(p::opcode::receive);
         if (!w)
             return std::unexpected(w.error());
@@ -586,7 +789,7 @@ struct queue::impl {
         auto m = p::decode_message(r->body);
         if (!m || m->data.size() > buffer.size())
             return std::unexpected(make_error_code(errc::bad_frame));
-        received got{long(m->type), m->data.size(), m->size, pid_t(m->sender_pid)};
+        got = {long(m->type), m->data.size(), m->size, pid_t(m->sender_pid)};
         if (!m->data.empty())
             std::memcpy(buffer.data(), m->data.data(), m->data.size());
         acknowledge(m->arrival);

@@ -47,6 +47,9 @@ Options:
                            message counted with its bookkeeping (about 100 bytes); a send
                            past it fails
                            with ENOMEM (default 256 MiB)
+  --delivery-window N      bytes a queue's delivery socket holds ahead of its receivers, as
+                           the kernel counts them (default 131072: about 170 records of 64
+                           bytes); 0: no delivery sockets, every receive a round trip
   --spin-us N              after serving, poll for more work this many microseconds before
                            sleeping: lower latency for a busy CPU core (default 0: sleep at
                            once; at most 1000000)
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
         {"--max-output-total", &options.max_output_total},
         {"--max-unacked", &options.max_unacked},
         {"--max-memory", &options.max_memory},
+        {"--delivery-window", &options.delivery_window},
         {"--spin-us", &options.spin_us},
     };
 

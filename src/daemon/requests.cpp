@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <sys/epoll.h>
 
 namespace seqmq::daemon {
 
@@ -49,6 +50,9 @@ const requests::handler requests::handlers_[] = {
     {p::opcode::ack, false, access::none, false, &requests::on_ack},
     {p::opcode::ack_many, false, access::none, false, &requests::on_ack_many},
     {p::opcode::sync, false, access::none, false, &requests::on_sync},
+    {p::opcode::attach, true, access::read, false, &requests::on_attach},
+    {p::opcode::taken, false, access::none, false, &requests::on_taken},
+    {p::opcode::wait_delivery, false, access::none, false, &requests::on_wait_delivery},
 };
 
 const requests::handler* requests::find_handler(p::opcode op) noexcept {
@@ -58,13 +62,13 @@ const requests::handler* requests::find_handler(p::opcode op) noexcept {
     return nullptr;
 }
 
-requests::requests(const server_options& options, session_table& sessions)
+requests::requests(const server_options& options, session_table& sessions, int poller)
     : options_(options), sessions_(sessions), budget_{0, 0},
       registry_({options.max_queues, options.default_capacity, options.max_queue_bytes,
                  options.max_message_size},
                 budget_, *this),
       buffers_(spare_buffers_max, spare_bytes_max),
-      max_request_(std::max<std::size_t>(options.max_message_size + 64, 512)) {
+      max_request_(std::max<std::size_t>(options.max_message_size + 64, 512)), poller_(poller) {
     budget_.limit = options.max_memory;
     outgoing_.reserve(frame_header::size + max_request_ + 64);
 }
@@ -72,10 +76,15 @@ requests::requests(const server_options& options, session_table& sessions)
 // --- serving records ---------------------------------------------------------------------------
 
 void requests::serve(session& c, const frame_header& h, std::span<const std::byte> body) {
-    if (h.kind == frame_kind::data)
-        return on_data(c, h, body);
-    if (h.kind == frame_kind::data_batch)
-        return on_data_batch(c, h, body);
+    if (h.kind == frame_kind::data || h.kind == frame_kind::data_batch) {
+        if (h.kind == frame_kind::data)
+            on_data(c, h, body);
+        else
+            on_data_batch(c, h, body);
+        if (c.queue)
+            feed_later(*c.queue);
+        return;
+    }
     const auto op = static_cast<p::opcode>(h.type);
     const handler* found = find_handler(op);
     if (!found)
@@ -98,15 +107,22 @@ void requests::serve(session& c, const frame_header& h, std::span<const std::byt
             return (void)reply_error(c, op, h.sequence, EPERM);
     }
     (this->*found->serve)(r);
+    if (c.queue)
+        feed_later(*c.queue);
 }
 
 void requests::forget(session& c) {
+    stop_waiting_on_delivery(c);
     if (model::hosted_queue* q = c.queue) {
         q->forget(&c);
         q->unreserve(c.credit);
         c.credit = {};
         std::erase(bound_[q], &c);
+        if (c.attached)
+            count_attached(*q);
     }
+    if (!c.transit.empty() && c.queue)
+        take_back(*c.queue); // what comes back goes before the window's messages
     while (!c.transit.empty()) {
         in_transit t = std::move(c.transit.front());
         c.transit.pop_front();
@@ -117,8 +133,157 @@ void requests::forget(session& c) {
         log().debug("queue {}: message {} back from pid {}", q->id(), t.arrival, c.peer.pid);
         q->put_back({t.type, t.arrival, t.sender, t.data});
     }
-    if (c.queue)
+    if (c.queue) {
         c.queue->admit_senders();
+        feed_later(*c.queue);
+    }
+}
+
+// --- the delivery window -----------------------------------------------------------------------
+
+delivery_socket* requests::delivery_of(const model::hosted_queue& q) const {
+    auto it = deliveries_.find(&q);
+    return it == deliveries_.end() ? nullptr : it->second.socket.get();
+}
+
+// What receivers took from the window since last asked leaves the queue (SIOCINQ: no read).
+void requests::learn_taken(model::hosted_queue& q) {
+    delivery_socket* d = delivery_of(q);
+    if (!d || d->records() == 0)
+        return;
+    if (const auto t = d->taken(); t.messages > 0)
+        q.consumed(t.messages);
+}
+
+// Reads back what is unread in the window: afterwards the queue holds every message its
+// receiver did not take, and nothing is out in the socket. Exact even while the receiver reads:
+// it drops any record after a gap (one the daemon read back), and those stay queued. (With two
+// readers it would not be: one could take a newer record while an older one is read back. So
+// one session at a time holds a queue's delivery socket.)
+void requests::take_back(model::hosted_queue& q) {
+    auto it = deliveries_.find(&q);
+    if (it == deliveries_.end() || (it->second.socket->records() == 0 && q.window_count() == 0))
+        return;
+    returned_.clear();
+    it->second.socket->reclaim(returned_);
+    q.window_returned(returned_);
+    feed_later(q);
+}
+
+// Before a receive on the request path: if what it would take is out in the window, take the
+// window back, so that the receive sees the queue exactly as msgrcv would.
+void requests::settle_for(model::hosted_queue& q, selector which) {
+    if (q.window_count() == 0)
+        return;
+    learn_taken(q);
+    if (const queued_message* m = q.find(which); m && q.in_window(*m))
+        take_back(q);
+}
+
+void requests::count_attached(model::hosted_queue& q) {
+    auto it = deliveries_.find(&q);
+    if (it == deliveries_.end())
+        return;
+    delivery& d = it->second;
+    const std::uint64_t was_buffer = d.buffer;
+    const std::size_t was_attached = d.attached;
+    d.attached = 0;
+    d.buffer = UINT64_MAX;
+    for (const session* c : bound_[&q])
+        if (c->attached && !c->dead) {
+            ++d.attached;
+            d.buffer = std::min(d.buffer, c->fast_buffer);
+        }
+    if (d.attached == 0 || d.buffer < was_buffer)
+        take_back(q); // nobody reads them, or they may be longer than its buffer now
+    if (d.attached == 1 && was_attached != 1)
+        d.socket->new_epoch(); // a new reader: its numbering starts afresh
+    feed_later(q);
+}
+
+void requests::feed_later(model::hosted_queue& q) {
+    if (deliveries_.contains(&q) &&
+        std::find(to_feed_.begin(), to_feed_.end(), &q) == to_feed_.end())
+        to_feed_.push_back(&q);
+}
+
+void requests::feed_all() {
+    for (std::size_t i = 0; i < to_feed_.size(); ++i) // feed() may add more
+        feed(*to_feed_[i]);
+    to_feed_.clear();
+}
+
+// Copies the oldest messages not yet in the window into it, as far as the window takes them:
+// its receiver drains a backlog with one recv per message and no daemon in between.
+void requests::feed(model::hosted_queue& q) {
+    auto it = deliveries_.find(&q);
+    if (it == deliveries_.end())
+        return;
+    delivery& d = it->second;
+    learn_taken(q);
+    q.admit_senders(); // room that receivers freed
+    const queued_message* next = q.next_to_feed();
+    if (d.socket->asks() > 0 && (!next || next->size <= d.buffer))
+        take_back(q); // the long message is gone: its asks are stale
+    while (!d.socket->armed && d.attached > 0) {
+        const queued_message* m = q.next_to_feed();
+        if (!m)
+            break;
+        if (m->size > d.buffer) {
+            // Too long for the receiver's buffer: it is sent to the request path instead,
+            // where msgrcv's rules decide (E2BIG, and the message stays first).
+            if (d.socket->asks() == 0 && d.socket->write_ask() == delivery_socket::written::full)
+                d.socket->armed = true;
+            break;
+        }
+        if (d.socket->write(*m) == delivery_socket::written::full) {
+            d.socket->armed = true;
+            break;
+        }
+        q.fed();
+    }
+    watch_delivery(q, d);
+}
+
+// What the daemon waits for on a delivery socket: room, when it is full; and while senders
+// wait for room in the queue, every record a receiver takes (edge-triggered EPOLLOUT: the
+// kernel signals each one), so that they are let in as msgsnd would be.
+void requests::watch_delivery(const model::hosted_queue& q, delivery& d) {
+    std::uint32_t want = 0;
+    if (d.socket->armed)
+        want = EPOLLOUT;
+    else if (d.socket->records() > 0 && (q.senders_waiting() || d.socket->asks() > 0))
+        want = EPOLLOUT | EPOLLET;
+    if (want == d.events)
+        return;
+    d.events = want;
+    epoll_event ev{want, {.u64 = reinterpret_cast<std::uintptr_t>(&q) | delivery_tag}};
+    ::epoll_ctl(poller_, EPOLL_CTL_MOD, d.socket->writing_end(), &ev);
+}
+
+void requests::on_writable(std::uint64_t tag) {
+    auto* key = reinterpret_cast<model::hosted_queue*>(tag & ~delivery_tag);
+    auto it = deliveries_.find(key);
+    if (it == deliveries_.end())
+        return; // closed this turn
+    it->second.socket->armed = false;
+    feed_later(*it->second.queue);
+}
+
+// Receivers holding the old socket see its end (recv returns 0) and ask again: permissions
+// are checked anew, and what they had not read is back in the queue.
+void requests::close_delivery(model::hosted_queue& q) {
+    auto it = deliveries_.find(&q);
+    if (it == deliveries_.end())
+        return;
+    take_back(q);
+    for (session* c : bound_[&q]) {
+        stop_waiting_on_delivery(*c);
+        c->attached = false;
+    }
+    ::epoll_ctl(poller_, EPOLL_CTL_DEL, it->second.socket->writing_end(), nullptr);
+    deliveries_.erase(it);
+    std::erase(to_feed_, &q);
 }
 
 // --- replies -----------------------------------------------------------------------------------
@@ -203,8 +368,24 @@ bool requests::hand_over(const model::waiter& w, std::size_t buffer, const model
     return true;
 }
 
+void requests::window_due(const model::waiter& w) {
+    session& c = session_of(w);
+    if (!c.queue)
+        return;
+    feed_later(*c.queue); // (it waits on, until it says it took a record)
+}
+
 void requests::fail(const model::waiter& w, int error) {
     session& c = session_of(w);
+    if (static_cast<p::opcode>(w.kind) == p::opcode::wait_delivery) {
+        // E2BIG goes to it through the delivery socket it waits on. (EIDRM: the socket
+        // closes, and the client learns from `removed`.)
+        auto d = c.queue ? deliveries_.find(c.queue) : deliveries_.end();
+        if (error == E2BIG && d != deliveries_.end() &&
+            d->second.socket->write_ask(p::opcode::too_long) == delivery_socket::written::full)
+            log().warn("queue {}: delivery socket full, an E2BIG was not told", c.queue->id());
+        return;
+    }
     --c.pending;
     reply_error(c, static_cast<p::opcode>(w.kind), w.request, error);
 }
@@ -241,6 +422,7 @@ void requests::grant_credit(session& c) {
     model::hosted_queue* q = c.queue;
     if (!q || c.dead || c.revoke_pending)
         return;
+    learn_taken(*q);
     auto add = model::credit_to_grant(*q, c.credit, options_.credit_window);
     if (!add)
         return;
@@ -302,6 +484,7 @@ void requests::remove_queue(model::hosted_queue& q) {
         c->credit = {};
         sessions_.notice(*c, p::opcode::removed);
     }
+    close_delivery(q); // after the notices: its receivers see the end, then `removed`
     log().info("queue {} ({}) removed", q.id(), q.name().empty() ? "private" : log_text(q.name()));
     registry_.erase(q); // q is gone
 }
@@ -365,6 +548,7 @@ void requests::on_open(request& r) {
 // the daemon for room (EAGAIN with nowait).
 void requests::send_requested(request& r, std::span<const batch_entry> messages, bool nowait) {
     r.c.sent_in_batch = true;
+    learn_taken(*r.q); // room receivers made, before msgsnd's check
     const model::outcome o = r.q->send(waiter_of(r.c, r.seq, r.op), messages, nowait,
                                        r.c.pending < options_.max_pending);
     if (o.queued > 0)
@@ -437,6 +621,7 @@ void requests::on_receive(request& r) {
     if (unacked_room(r.c) == 0)
         return (void)reply_error(r.c, r.op, r.seq, ENOBUFS);
     const selector which{long(req->type), (req->flags & p::op_except) != 0};
+    settle_for(*r.q, which);
     const model::outcome o =
         r.q->receive(waiter_of(r.c, r.seq, r.op), which, req->buffer, req->flags & p::op_noerror,
                      req->flags & p::op_nowait, r.c.pending < options_.max_pending);
@@ -457,6 +642,7 @@ void requests::on_receive_many(request& r) {
         return (void)reply_error(r.c, r.op, r.seq, ENOBUFS);
     const selector which{long(req->type), (req->flags & p::op_except) != 0};
     const bool noerror = req->flags & p::op_noerror;
+    settle_for(*r.q, which);
     const queued_message* m = r.q->find(which);
     if (!m) { // nothing yet: ENOMSG, or wait as a receive of one does
         const model::outcome o =
@@ -489,6 +675,10 @@ void requests::on_receive_many(request& r) {
         ++taken;
         r.q->take(*m, r.c.peer.pid);
         m = taken < most ? r.q->find(which) : nullptr;
+        if (m && r.q->in_window(*m)) { // (lowest-type: an older message of a higher type)
+            take_back(*r.q);
+            m = r.q->find(which);
+        }
     } while (m && m->size <= left &&
              outgoing_.size() + batch_entry_header + m->size <= list_part_bytes);
     put_big_endian(outgoing_.data() + count_at, taken);
@@ -500,6 +690,7 @@ void requests::on_peek(request& r) {
     auto req = p::decode_peek_request(r.body);
     if (!req)
         return sessions_.fault(r.c, "malformed peek request");
+    learn_taken(*r.q);
     const queued_message* m =
         r.q->find(selector{long(req->type), (req->flags & p::op_except) != 0});
     if (!m)
@@ -511,6 +702,7 @@ void requests::on_peek_at(request& r) {
     auto position = p::decode_u64(r.body);
     if (!position)
         return sessions_.fault(r.c, "malformed peek_at request");
+    learn_taken(*r.q);
     const queued_message* m = r.q->at(*position);
     if (!m)
         return (void)reply_error(r.c, r.op, r.seq, ENOMSG);
@@ -521,6 +713,7 @@ void requests::on_list(request& r) {
     auto req = p::decode_list_request(r.body);
     if (!req)
         return sessions_.fault(r.c, "malformed list request");
+    learn_taken(*r.q);
     const message_store& store = r.q->messages();
     std::vector<const queued_message*> all;
     all.reserve(store.count());
@@ -538,6 +731,7 @@ void requests::on_list(request& r) {
 void requests::on_stat(request& r) {
     if (!r.body.empty())
         return sessions_.fault(r.c, "malformed stat request");
+    learn_taken(*r.q);
     p::start_reply(outgoing_, r.op, r.seq, 0);
     p::writer w(outgoing_);
     p::encode(w, stat_of(*r.q));
@@ -564,6 +758,9 @@ void requests::on_set(request& r) {
     if (req->which & p::set_gid)
         perm.gid = req->gid;
     reply_error(r.c, r.op, r.seq, 0);
+    const model::ipc_perm& was = r.q->perm();
+    if (perm.mode != was.mode || perm.uid != was.uid || perm.gid != was.gid)
+        close_delivery(*r.q); // read access may be gone: receivers ask anew
     r.q->set(perm, capacity);
 }
 
@@ -577,6 +774,8 @@ void requests::on_remove(request& r) {
 void requests::on_info(request& r) {
     if (!r.body.empty())
         return sessions_.fault(r.c, "malformed info request");
+    for (auto& [q, _] : deliveries_)
+        learn_taken(*const_cast<model::hosted_queue*>(q));
     p::info_body i;
     i.queues = registry_.size();
     registry_.for_each([&](const model::hosted_queue& q) {
@@ -600,6 +799,8 @@ void requests::on_info(request& r) {
 void requests::on_list_queues(request& r) {
     if (!r.body.empty())
         return sessions_.fault(r.c, "malformed list_queues request");
+    for (auto& [q, _] : deliveries_)
+        learn_taken(*const_cast<model::hosted_queue*>(q));
     std::vector<p::stat_body> all;
     registry_.for_each([&](const model::hosted_queue& q) {
         if (model::permitted(r.c.who, q.perm(), model::read_access)) // as MSG_STAT
@@ -643,6 +844,80 @@ void requests::on_ack_many(request& r) {
         r.c.transit.at(std::size_t(ack->count) - 1).arrival != ack->last_arrival)
         return sessions_.fault(r.c, "ack of messages not handed over");
     acknowledge(r.c, std::size_t(ack->count));
+}
+
+void requests::on_attach(request& r) {
+    auto buffer = p::decode_u64(r.body);
+    if (!buffer)
+        return sessions_.fault(r.c, "malformed attach request");
+    if (!r.c.via->passes_descriptors() || options_.delivery_window == 0)
+        return (void)reply_error(r.c, r.op, r.seq, EOPNOTSUPP);
+    auto it = deliveries_.find(r.q);
+    if (it == deliveries_.end()) {
+        auto made = delivery_socket::create(options_.delivery_window);
+        if (!made) {
+            log().warn("queue {}: no delivery socket: {}", r.q->id(), made.error().message());
+            return (void)reply_error(r.c, r.op, r.seq, made.error().value());
+        }
+        epoll_event ev{0, {.u64 = reinterpret_cast<std::uintptr_t>(r.q) | delivery_tag}};
+        if (::epoll_ctl(poller_, EPOLL_CTL_ADD, (*made)->writing_end(), &ev) < 0)
+            return (void)reply_error(r.c, r.op, r.seq, errno);
+        it = deliveries_.emplace(r.q, delivery{std::move(*made), r.q}).first;
+    }
+    if (!r.c.attached && it->second.attached > 0)
+        return (void)reply_error(r.c, r.op, r.seq, EBUSY); // another receiver holds it
+    // Before the reply, while this client waits for it and reads nothing: a smaller buffer
+    // takes back records that may be longer than it now.
+    r.c.attached = true;
+    r.c.fast_buffer = *buffer;
+    count_attached(*r.q);
+    p::start_reply(outgoing_, r.op, r.seq, 0);
+    if (!sessions_.deliver_with_descriptor(r.c, outgoing_, it->second.socket->reading_end())) {
+        r.c.attached = false;
+        count_attached(*r.q);
+    }
+}
+
+void requests::on_taken(request& r) {
+    auto count = p::decode_u64(r.body);
+    if (!count)
+        return sessions_.fault(r.c, "malformed taken notice");
+    if (!r.c.queue)
+        return;
+    stop_waiting_on_delivery(r.c);
+    if (*count > 0)
+        r.c.queue->note_receiver(r.c.peer.pid);
+    learn_taken(*r.c.queue);
+    r.c.queue->admit_senders();
+}
+
+void requests::on_wait_delivery(request& r) {
+    if (!r.body.empty())
+        return sessions_.fault(r.c, "malformed wait_delivery notice");
+    model::hosted_queue* q = r.c.queue;
+    if (!q || !r.c.attached || r.c.waits_on_delivery)
+        return;
+    auto d = deliveries_.find(q);
+    if (d == deliveries_.end())
+        return;
+    r.c.waits_on_delivery = true;
+    ++d->second.waiting;
+    learn_taken(*q);
+    if (q->window_count() > 0 || q->next_to_feed())
+        return; // there is, or will be, a record for it
+    // Nothing queued: it waits among the parked receivers, in order.
+    q->wait_for_window(waiter_of(r.c, r.seq, r.op), r.c.fast_buffer);
+}
+
+void requests::stop_waiting_on_delivery(session& c) {
+    if (!c.waits_on_delivery)
+        return;
+    c.waits_on_delivery = false;
+    if (!c.queue)
+        return;
+    c.queue->end_window_wait(&c);
+    if (auto d = deliveries_.find(c.queue); d != deliveries_.end())
+        --d->second.waiting;
 }
 
 void requests::on_sync(request& r) {

@@ -4,6 +4,7 @@
 // completion: the replies to waits the model parked and the hand-over of messages.
 #pragma once
 
+#include "daemon/delivery.hpp"
 #include "daemon/model/registry.hpp"
 #include "daemon/server.hpp"
 #include "daemon/session.hpp"
@@ -18,7 +19,8 @@ namespace seqmq::daemon {
 
 class requests final : public model::completion {
 public:
-    requests(const server_options& options, session_table& sessions);
+    /// `poller`: the event loop's epoll, where delivery sockets wait to be writable.
+    requests(const server_options& options, session_table& sessions, int poller);
     requests(const requests&) = delete;
     requests& operator=(const requests&) = delete;
 
@@ -33,6 +35,14 @@ public:
     /// goes back to its queues, each message to its place.
     void forget(session& c);
 
+    /// At the end of a turn: copies the head of every queue that changed into its delivery
+    /// socket, as far as the window allows.
+    void feed_all();
+    /// A delivery socket whose window was full can take records again.
+    void on_writable(std::uint64_t tag);
+    /// Epoll tags of delivery sockets have this bit set (sessions' never do: they are aligned).
+    static constexpr std::uint64_t delivery_tag = 1;
+
     /// The largest request payload accepted.
     std::size_t max_request() const noexcept { return max_request_; }
     std::size_t queues() const noexcept { return registry_.size(); }
@@ -44,6 +54,7 @@ public:
     void fail(const model::waiter& w, int error) override;
     void sent(const model::waiter& w) override;
     void credit_wanted(model::hosted_queue& q) override;
+    void window_due(const model::waiter& w) override;
 
 private:
     enum class access { none, read, write, owner };
@@ -84,6 +95,9 @@ private:
     void on_ack(request& r);
     void on_ack_many(request& r);
     void on_sync(request& r);
+    void on_attach(request& r);
+    void on_taken(request& r);
+    void on_wait_delivery(request& r);
 
     void on_data(session& c, const detail::frame_header& h, std::span<const std::byte> text);
     void on_data_batch(session& c, const detail::frame_header& h,
@@ -108,6 +122,18 @@ private:
     detail::proto::stat_body stat_of(const model::hosted_queue& q) const;
     std::size_t unacked_room(const session& c) const noexcept;
 
+    // the delivery window
+    delivery_socket* delivery_of(const model::hosted_queue& q) const;
+    void learn_taken(model::hosted_queue& q);
+    void take_back(model::hosted_queue& q);
+    void settle_for(model::hosted_queue& q, selector which);
+    void feed_later(model::hosted_queue& q);
+    void feed(model::hosted_queue& q);
+    void close_delivery(model::hosted_queue& q);
+    void stop_waiting_on_delivery(session& c);
+    struct delivery;
+    void watch_delivery(const model::hosted_queue& q, delivery& d);
+
     const server_options& options_;
     session_table& sessions_;
     model::memory_budget budget_;
@@ -118,6 +144,21 @@ private:
     std::vector<detail::batch_entry> batch_; // the messages of the batch being served
     // The sessions bound to each queue: told of removal, asked for their credit back.
     std::unordered_map<const model::hosted_queue*, std::vector<session*>> bound_;
+    int poller_;
+    struct delivery {
+        std::unique_ptr<delivery_socket> socket;
+        model::hosted_queue* queue;
+        std::size_t waiting = 0;  // attached sessions that wait on it (wait_delivery)
+        std::uint32_t events = 0; // what epoll watches on the writing end
+        // The sessions attached, and the smallest buffer they take records with: a longer
+        // message is not written, `ask` records are, one for each of them.
+        std::size_t attached = 0;
+        std::uint64_t buffer = UINT64_MAX;
+    };
+    void count_attached(model::hosted_queue& q);
+    std::unordered_map<const model::hosted_queue*, delivery> deliveries_;
+    std::vector<model::hosted_queue*> to_feed_; // queues that changed this turn
+    std::vector<std::uint64_t> returned_;       // arrivals read back from a delivery socket
 };
 
 } // namespace seqmq::daemon

@@ -57,7 +57,8 @@ struct server::impl {
     impl(const server_options& o, unique_fd epoll)
         : options(o), poller(std::move(epoll)),
           sessions({o.max_clients, o.max_output, o.max_output_total}, poller.get()),
-          serving(options, sessions), slot_size(frame_header::size + serving.max_request() + 1),
+          serving(options, sessions, poller.get()),
+          slot_size(frame_header::size + serving.max_request() + 1),
           slots(std::clamp<std::size_t>(read_bytes_max / slot_size, 1, read_slots_max)),
           in(slot_size * slots), in_iov(slots), in_msgs(slots) {
         for (std::size_t i = 0; i < slots; ++i) {
@@ -182,6 +183,10 @@ struct server::impl {
                     accept_all(listeners[k].get(), listen_at[k].second);
                     continue;
                 }
+                if (tag & requests::delivery_tag) {
+                    serving.on_writable(tag);
+                    continue;
+                }
                 auto* c = reinterpret_cast<session*>(tag);
                 if (c->dead)
                     continue;
@@ -191,6 +196,7 @@ struct server::impl {
                     on_readable(*c);
             }
             more_to_free = free_departed();
+            serving.feed_all();
         }
     }
 };

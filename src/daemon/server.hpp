@@ -26,6 +26,9 @@ struct server_options {
     /// Memory for queued messages, messages in transit and credit, each message counted with
     /// its overhead; a send past it fails with ENOMEM.
     std::size_t max_memory = 256u << 20;
+    /// Bytes the delivery socket of a queue holds ahead of its receivers, as the kernel counts
+    /// them (SO_SNDBUF); 0: no delivery sockets, every receive a request.
+    std::size_t delivery_window = 128u << 10;
     std::size_t spin_us = 0; ///< after serving, poll this long for more before sleeping (0: never)
 };
 

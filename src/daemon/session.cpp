@@ -4,6 +4,7 @@
 #include "sys/syscall.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <fmt/format.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -131,6 +132,37 @@ bool session_table::deliver(session& c, std::vector<std::byte>& record) {
         update_events(c);
     }
     return true;
+}
+
+bool session_table::deliver_with_descriptor(session& c, std::vector<std::byte>& record, int fd) {
+    if (c.dead)
+        return false;
+    p::finish_record(record);
+    if (c.out.empty()) {
+        iovec iov{record.data(), record.size()};
+        alignas(cmsghdr) std::byte control[CMSG_SPACE(sizeof(int))]{};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = control;
+        m.msg_controllen = sizeof control;
+        cmsghdr* cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+        if (retry_eintr([&] { return ::sendmsg(c.fd.get(), &m, MSG_DONTWAIT | MSG_NOSIGNAL); }) >=
+            0)
+            return true;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            free_client_later(c);
+            return false;
+        }
+    }
+    frame_header h = *decode_prefix(record);
+    p::start_reply(record, static_cast<p::opcode>(h.type), h.sequence, EAGAIN);
+    deliver(c, record);
+    return false;
 }
 
 void session_table::flush(session& c) {

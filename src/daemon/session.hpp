@@ -33,6 +33,9 @@ struct session {
     bool revoke_pending = false;          ///< asked to give its credit back
     bool sent_in_batch = false;           ///< sent this turn: top its credit up after
     std::size_t pending = 0;              ///< parked receives and sends
+    bool attached = false;                ///< holds the queue's delivery socket
+    std::uint64_t fast_buffer = 0;        ///< ... and takes from it with a buffer this large
+    bool waits_on_delivery = false;       ///< blocked on it, as far as the daemon knows
     transit_queue transit;
     std::deque<std::vector<std::byte>> out; ///< replies the socket could not take yet
     std::size_t out_bytes = 0;
@@ -74,6 +77,11 @@ public:
     /// Sends one record (finished here), or queues it behind what the socket could not take
     /// yet. False if the client is gone (the record was not delivered).
     bool deliver(session& c, std::vector<std::byte>& record);
+    /// As deliver(), with a file descriptor passed along (SCM_RIGHTS). A record with a
+    /// descriptor cannot wait behind others: if some wait, or the socket is full, the client is
+    /// answered EAGAIN instead (the record's opcode and sequence kept). True if the record
+    /// and the descriptor went.
+    bool deliver_with_descriptor(session& c, std::vector<std::byte>& record, int fd);
     /// Sends what was queued, as the socket takes it.
     void flush(session& c);
     /// A notice (sequence 0) with an empty body.

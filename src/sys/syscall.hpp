@@ -38,6 +38,7 @@ public:
     /// Milliseconds left for poll/epoll_wait: -1 for ever, 0 if passed (rounded up, never busy).
     int poll_ms() const noexcept;
     bool passed() const noexcept { return !forever_ && std::chrono::steady_clock::now() >= at_; }
+    bool forever() const noexcept { return forever_; }
     /// At least `d` left (always true for ever).
     bool leaves(std::chrono::steady_clock::duration d) const noexcept {
         return forever_ || at_ - std::chrono::steady_clock::now() >= d;

@@ -29,6 +29,9 @@ public:
     /// "unix" or "tipc", for logs.
     virtual const char* name() const noexcept = 0;
 
+    /// Whether its connections can pass file descriptors (SCM_RIGHTS).
+    virtual bool passes_descriptors() const noexcept { return false; }
+
     /// Largest payload (after the frame header) one record can carry on this transport.
     virtual std::size_t max_payload() const noexcept = 0;
 

@@ -36,6 +36,7 @@ result<unique_fd> new_socket() noexcept {
 class unix_transport_impl final : public transport {
 public:
     const char* name() const noexcept override { return "unix"; }
+    bool passes_descriptors() const noexcept override { return true; }
 
     // A record must fit the sender's socket buffer (sk_sndbuf - 32). connect() raises SO_SNDBUF
     // to the unprivileged maximum; this limit stays below the default wmem_max of 212992.

@@ -57,6 +57,12 @@ std::string_view to_string(opcode op) noexcept {
         return "ack_many";
     case opcode::send_many:
         return "send_many";
+    case opcode::attach:
+        return "attach";
+    case opcode::taken:
+        return "taken";
+    case opcode::wait_delivery:
+        return "wait_delivery";
     case opcode::grant:
         return "grant";
     case opcode::revoke:
@@ -65,6 +71,10 @@ std::string_view to_string(opcode op) noexcept {
         return "removed";
     case opcode::closing:
         return "closing";
+    case opcode::ask:
+        return "ask";
+    case opcode::too_long:
+        return "too_long";
     }
     return "unknown";
 }

@@ -46,11 +46,26 @@ enum class opcode : std::int64_t {
     receive_many = 16, ///< receive_many_request -> batch_header + entries; the client acks them
     ack_many = 17,     ///< ack_many_body: the oldest `count` delivered messages reached the client
     send_many = 18,    ///< send_many_request -> u64 messages queued; sends without credit
+    /// u64 buffer: the smallest buffer this handle will take messages from the delivery socket
+    /// with (UINT64_MAX: it truncates, MSG_NOERROR) -> (empty), carrying the queue's delivery
+    /// socket (SCM_RIGHTS); EOPNOTSUPP where descriptors cannot be passed.
+    attach = 19,
+    /// u64 count: messages this handle took from the delivery socket since it last said so,
+    /// and it waits there no more; no reply
+    taken = 20,
+    /// (empty): this handle found the delivery socket empty and waits on it; no reply
+    wait_delivery = 21,
     // notices, sequence 0
     grant = 100,   ///< grant_body: more credit for sends without a round trip
     revoke = 101,  ///< (empty): give back unused credit with `release`
     removed = 102, ///< (empty): the queue was removed
     closing = 103, ///< i32 errno, u32 0: the daemon is closing this connection, and why
+    /// In a delivery socket, not a message: the head of the queue is longer than some
+    /// receiver's buffer, so whoever takes this record makes this one receive a request.
+    ask = 104,
+    /// In a delivery socket: the receive of its taker, which waited, fails with E2BIG (the
+    /// message due to it was longer than its buffer; it went on to the next receiver).
+    too_long = 105,
 };
 
 std::string_view to_string(opcode op) noexcept;
@@ -84,6 +99,20 @@ enum set_bits : std::uint32_t {
 };
 
 constexpr std::size_t max_name_length = 255;
+
+// ---------------------------------------------------------------------------------------------
+// The delivery socket. Receivers that hold the receiving end of a queue's delivery socket take
+// the head of the queue with one recv each. Each record: a frame_header of kind data, type =
+// mtype, sequence = the message's arrival number (an `ask` record: kind control_reply, type
+// ask); then i32 sender pid, u32 delivery flags, u32 epoch, u32 number in the epoch, mtext.
+
+/// Bytes before the mtext in a delivery record.
+constexpr std::size_t delivery_header_size = frame_header::size + 16;
+
+// One session at a time holds a queue's delivery socket (others get EBUSY from attach), and it
+// takes records in their numbered order only: a record after a gap (the daemon read the missing
+// one back) is not its to take, and it drops it — the message is back in the queue. The first
+// record of an epoch is number 1. The u32 flags are zero.
 
 // ---------------------------------------------------------------------------------------------
 // Bodies. Layouts (offsets in the payload after the result for replies):

@@ -58,6 +58,18 @@ bool hosted_queue::pipeline(const message_view& m) {
         }
         const parked_receive r = *it;
         it = receivers_.erase(it);
+        if (r.for_window && m.data.size() > r.buffer) {
+            done_.fail(r.who, E2BIG); // as for any receiver: E2BIG, and the message goes on
+            continue;
+        }
+        if (r.for_window) {
+            // Into the queue, to be copied into the window next, where it waits; no other
+            // receiver may take it meanwhile.
+            due_ = &store_.push(m.type, m.data, m.sender, m.arrival);
+            due_to_ = r.who.owner;
+            done_.window_due(r.who);
+            return true;
+        }
         if (sysv::take_rule(m.data.size(), r.buffer, r.noerror) == sysv::take_outcome::too_big) {
             done_.fail(r.who, E2BIG);
             continue;
@@ -111,7 +123,7 @@ void hosted_queue::send_reserved(pid_t from, long type, std::span<const std::byt
 
 outcome hosted_queue::receive(const waiter& who, selector which, std::size_t buffer, bool noerror,
                               bool nowait, bool may_park) {
-    if (const queued_message* m = store_.find(which)) {
+    if (const queued_message* m = find(which)) {
         if (sysv::take_rule(m->size, buffer, noerror) == sysv::take_outcome::too_big)
             return {E2BIG};
         if (done_.hand_over(who, buffer, {m->type, m->arrival, m->sender_pid, m->payload()},
@@ -125,12 +137,32 @@ outcome hosted_queue::receive(const waiter& who, selector which, std::size_t buf
         return {ENOMSG};
     if (!may_park)
         return {ENOBUFS};
-    receivers_.push_back({who, which, buffer, noerror});
+    receivers_.push_back({who, which, buffer, noerror, false});
     return {0, true};
+}
+
+const queued_message* hosted_queue::find(selector which) noexcept {
+    const queued_message* m = store_.find(which);
+    if (!m || m != due_)
+        return m;
+    // Look past it: out of the store for the search, then back at its place (the head).
+    const queued_message saved = *due_;
+    std::vector<std::byte> data(due_->payload().begin(), due_->payload().end());
+    const bool fed = window_count_ > 0 && last_fed_ == due_;
+    store_.pop(*due_);
+    const queued_message* other = store_.find(which);
+    const std::uint64_t other_arrival = other ? other->arrival : 0;
+    due_ = &store_.push(saved.type, data, saved.sender_pid, saved.arrival);
+    if (fed)
+        last_fed_ = due_;
+    if (!other)
+        return nullptr;
+    return store_.find_arrival(other_arrival);
 }
 
 void hosted_queue::take(const queued_message& m, pid_t pid) noexcept {
     into_transit({m.size, 1}, pid);
+    forget_due(&m);
     store_.pop(m);
 }
 
@@ -139,6 +171,73 @@ void hosted_queue::acknowledge(queue_usage done) noexcept {
     transit_.messages -= done.messages;
     budget_.credit(done);
     admit_senders();
+}
+
+const queued_message* hosted_queue::next_to_feed() const noexcept {
+    return window_count_ == 0 ? store_.oldest() : store_.after(last_fed_);
+}
+
+void hosted_queue::fed() noexcept {
+    last_fed_ = next_to_feed();
+    ++window_count_;
+}
+
+void hosted_queue::consumed(std::size_t n) noexcept {
+    queue_usage gone{};
+    for (; n > 0 && window_count_ > 0; --n, --window_count_) {
+        const queued_message* m = store_.oldest();
+        gone.bytes += m->size;
+        ++gone.messages;
+        forget_due(m);
+        store_.pop(*m);
+    }
+    if (window_count_ == 0)
+        last_fed_ = nullptr;
+    if (gone.messages > 0) {
+        budget_.credit(gone);
+        receive_time_ = coarse_now_ns();
+    }
+}
+
+void hosted_queue::window_returned(std::span<const std::uint64_t> returned) noexcept {
+    queue_usage gone{};
+    const queued_message* m = store_.oldest();
+    bool gap = false; // a record was read back: later takes were dropped
+    for (std::size_t k = 0; k < window_count_ && m; ++k) {
+        const queued_message* next = store_.after(m);
+        if (!returned.empty() && returned.front() == m->arrival) {
+            returned = returned.subspan(1);
+            gap = true;
+        } else if (!gap) {
+            gone.bytes += m->size;
+            ++gone.messages;
+            forget_due(m);
+            store_.pop(*m);
+        }
+        m = next;
+    }
+    window_count_ = 0;
+    last_fed_ = nullptr;
+    if (gone.messages > 0) {
+        budget_.credit(gone);
+        receive_time_ = coarse_now_ns();
+    }
+}
+
+void hosted_queue::wait_for_window(const waiter& who, std::size_t buffer) {
+    receivers_.push_back({who, selector::any(), buffer, false, true});
+}
+
+void hosted_queue::end_window_wait(const void* owner) {
+    std::erase_if(receivers_,
+                  [&](const parked_receive& r) { return r.for_window && r.who.owner == owner; });
+    if (due_to_ == owner)
+        due_ = nullptr, due_to_ = nullptr;
+}
+
+void hosted_queue::note_receiver(pid_t pid) noexcept {
+    last_receive_pid_ = pid;
+    receive_time_ = coarse_now_ns();
 }
 
 void hosted_queue::put_back(const message_view& m) {
@@ -152,6 +251,14 @@ void hosted_queue::admit_senders() {
     bool blocked_by_credit = false;
     for (auto it = senders_.begin(); it != senders_.end();) {
         const room r = room_for(it->text.size());
+        if (r == room::no_memory) {
+            // As msgsnd when its allocation fails: ENOMEM, not a wait for memory that another
+            // queue may free.
+            const waiter who = it->who;
+            it = senders_.erase(it);
+            done_.fail(who, ENOMEM);
+            continue;
+        }
         if (r != room::fits) {
             blocked_by_credit |= r == room::full_of_credit;
             ++it;
@@ -224,6 +331,9 @@ void hosted_queue::remove() {
         done_.fail(s.who, EIDRM);
     budget_.credit({store_.bytes(), store_.count()});
     store_.clear();
+    due_ = nullptr, due_to_ = nullptr;
+    window_count_ = 0;
+    last_fed_ = nullptr;
 }
 
 queue_status hosted_queue::status() const noexcept {

@@ -56,6 +56,9 @@ public:
     virtual void fail(const waiter& w, int error) = 0;
     /// The parked send of `w` went in.
     virtual void sent(const waiter& w) = 0;
+    /// The wait of `w`, a receiver waiting on the delivery window (wait_for_window), ended: the
+    /// message it was due went into the queue, to be copied into the window next.
+    virtual void window_due(const waiter& w) = 0;
     /// Senders wait only because clients hold credit on the queue: ask them to give it back.
     virtual void credit_wanted(hosted_queue& q) = 0;
 
@@ -134,13 +137,14 @@ public:
 
     /// The first message `which` selects, for a caller that takes several (receive_many) or
     /// only looks (peek).
-    const queued_message* find(selector which) const noexcept { return store_.find(which); }
+    /// Never the message due to the window's waiting receiver (see wait_for_window).
+    const queued_message* find(selector which) noexcept;
     const queued_message* at(std::size_t position) const noexcept { return store_.at(position); }
     const detail::message_store& messages() const noexcept { return store_; }
 
-    /// Takes `m` (from find()) for receiver `pid`: out of the queue, into transit until
-    /// acknowledge() or put_back(). Blocked senders are not admitted yet: call
-    /// admit_senders() after the last take.
+    /// Takes `m` (from find(), not in the delivery window) for receiver `pid`: out of the
+    /// queue, into transit until acknowledge() or put_back(). Blocked senders are not admitted
+    /// yet: call admit_senders() after the last take.
     void take(const queued_message& m, pid_t pid) noexcept;
 
     /// Messages handed over reached their receiver: their room is free.
@@ -148,7 +152,43 @@ public:
 
     /// A message in transit comes back (its receiver went away): to a parked receiver, or to
     /// its place in arrival order, O(log n). It may overfill the queue: nothing is dropped.
+    /// The delivery window must be empty (its messages would no longer be the oldest).
     void put_back(const message_view& m);
+
+    // --- the delivery window -----------------------------------------------------------------
+    // The oldest messages may also be copied, in order, into a socket that receivers share:
+    // each receiver's recv takes one whole record, and the kernel decides who gets which. The
+    // model keeps them queued (peek, list and stat see them) until the daemon learns that
+    // they were taken (consumed) or reads back those still unread (window_returned). Messages
+    // in the window are the oldest `window_count()`; nothing may take them but those receivers.
+
+    /// The oldest message not in the window, the next to copy into it; nullptr if none.
+    const queued_message* next_to_feed() const noexcept;
+    /// next_to_feed() is now in the window.
+    void fed() noexcept;
+    /// The oldest `n` messages of the window were taken by receivers: they leave the queue.
+    /// Blocked senders are not admitted yet: call admit_senders().
+    void consumed(std::size_t n) noexcept;
+    /// The window was read back: the messages whose arrival numbers are in `returned` (oldest
+    /// first) stay queued. Of the others, those older than the first one read back were taken;
+    /// the later ones too were taken, but dropped by their receiver (it takes records in order
+    /// only, and this one came after a gap), so they stay queued too. The window is empty.
+    void window_returned(std::span<const std::uint64_t> returned) noexcept;
+    std::size_t window_count() const noexcept { return window_count_; }
+    bool in_window(const queued_message& m) const noexcept {
+        return window_count_ > 0 && m.arrival <= last_fed_->arrival;
+    }
+    /// A receiver that took messages from the window said who it is (msg_lrpid).
+    void note_receiver(pid_t pid) noexcept;
+    /// A receiver found the window empty and waits on it (for any message, with `buffer`):
+    /// it waits among the parked receivers, in order, and when it is the one a message is due
+    /// to, that message enters the queue for the window (completion::window_due) rather than
+    /// being handed over. Only while the queue is empty (else the window has or will have
+    /// something for it).
+    void wait_for_window(const waiter& who, std::size_t buffer);
+    /// Ends `owner`'s wait on the window, if it still waits, without an answer; a message
+    /// that was due to it and is still queued is due to nobody any more.
+    void end_window_wait(const void* owner);
 
     /// Parked senders whose message now fits go in, oldest first.
     void admit_senders();
@@ -186,6 +226,7 @@ private:
         selector which;
         std::size_t buffer;
         bool noerror;
+        bool for_window = false; // wait_for_window()
     };
     struct parked_send {
         waiter who;
@@ -210,6 +251,16 @@ private:
     std::uint64_t next_arrival_ = 1;
     queue_usage reserved_{}; // credit held by clients
     queue_usage transit_{};  // handed over, not acknowledged
+    // The message a send handed to the window's waiting receiver (pipelined_send): queued, so
+    // that it is copied into the window in order, but no other receiver may take it.
+    const queued_message* due_ = nullptr;
+    const void* due_to_ = nullptr;
+    void forget_due(const queued_message* gone) noexcept {
+        if (gone == due_)
+            due_ = nullptr, due_to_ = nullptr;
+    }
+    std::size_t window_count_ = 0;             // the oldest messages, copied into the window
+    const queued_message* last_fed_ = nullptr; // the newest of them
     pid_t last_send_pid_ = 0, last_receive_pid_ = 0;
     std::int64_t send_time_ = 0, receive_time_ = 0, change_time_ = 0;
     // Parked waits come and go with every receive that finds nothing: their nodes come from a
