@@ -2,12 +2,7 @@
 // misbehaving client, a flood of connections past --max-clients. Each bad connection is cut
 // and counted; the daemon stays up and serves well-behaved clients throughout.
 #define BOOST_TEST_MODULE seqmqd bad input
-#include "daemon_fixture.hpp"
-
-#include "wire/daemon_protocol.hpp"
-#include "wire/frame.hpp"
-
-#include <poll.h>
+#include "raw_client.hpp"
 
 using namespace daemon_test;
 namespace p = seqmq::detail::proto;
@@ -15,78 +10,6 @@ using seqmq::detail::frame_header;
 using seqmq::detail::frame_kind;
 
 namespace {
-
-// A raw SEQPACKET connection speaking (or not) the daemon's protocol.
-class raw_client {
-public:
-    explicit raw_client(const daemon_process& d) {
-        fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        sockaddr_un sun{};
-        sun.sun_family = AF_UNIX;
-        std::strncpy(sun.sun_path, d.socket_path().c_str(), sizeof sun.sun_path - 1);
-        BOOST_TEST_REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
-    }
-    ~raw_client() { ::close(fd_); }
-
-    void send_bytes(const std::vector<std::byte>& r) {
-        BOOST_TEST_REQUIRE(::send(fd_, r.data(), r.size(), MSG_NOSIGNAL) == ssize_t(r.size()));
-    }
-
-    // A well-formed record with the next sequence number.
-    void request(p::opcode op, const std::vector<std::byte>& body,
-                 frame_kind kind = frame_kind::control_request) {
-        auto r = p::start_record(kind, std::int64_t(op), seq_++);
-        r.insert(r.end(), body.begin(), body.end());
-        send_bytes(p::finish_record(r));
-    }
-
-    void open(const std::string& name) {
-        std::vector<std::byte> body;
-        p::writer w(body);
-        p::encode(w, p::open_request{p::open_create, 0600, 0, 0, name});
-        request(p::opcode::open, body);
-        auto r = next();
-        BOOST_TEST_REQUIRE(r.size() >= frame_header::size + 8);
-        BOOST_TEST_REQUIRE(result_of(r) == 0);
-    }
-
-    // The next record from the daemon; empty at end of stream or after 10 s.
-    std::vector<std::byte> next() {
-        pollfd pf{fd_, POLLIN, 0};
-        if (::poll(&pf, 1, 10000) <= 0)
-            return {};
-        std::vector<std::byte> buf(256 * 1024);
-        ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
-        buf.resize(n > 0 ? std::size_t(n) : 0);
-        return buf;
-    }
-
-    static int result_of(const std::vector<std::byte>& r) {
-        p::reader rd{std::span<const std::byte>(r).subspan(frame_header::size)};
-        return p::decode_result(rd).value_or(-1);
-    }
-
-    // Reads until end of stream; true if the daemon closed the connection, after saying why.
-    bool closed_with(int reason) {
-        bool told = false;
-        for (int i = 0; i < 16; ++i) {
-            auto r = next();
-            if (r.empty())
-                return told;
-            auto h = seqmq::detail::decode(r, r.size());
-            if (h && h->type == std::int64_t(p::opcode::closing)) {
-                p::reader rd{std::span<const std::byte>(r).subspan(frame_header::size)};
-                told = rd.i32() == reason;
-            }
-        }
-        return false;
-    }
-
-    std::uint64_t seq_ = 1;
-
-private:
-    int fd_ = -1;
-};
 
 std::vector<std::byte> u64_body(std::uint64_t v) {
     std::vector<std::byte> b;

@@ -22,8 +22,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <thread>
-#include <utility>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace daemon_test {

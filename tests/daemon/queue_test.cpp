@@ -113,9 +113,9 @@ BOOST_AUTO_TEST_CASE(selectors_peek_list_stat) {
     send_ok(q, 9, "0123456789");
     std::array<std::byte, 4> small;
     auto big = q.receive(small, {}, receive_flags::nowait);
-    BOOST_TEST((big.error() == std::errc::argument_list_too_long));
+    BOOST_TEST((!big && big.error() == std::errc::argument_list_too_long), why(big));
     auto cut = q.receive(small, {}, receive_flags::nowait | receive_flags::noerror);
-    BOOST_TEST_REQUIRE(cut.has_value());
+    BOOST_TEST_REQUIRE(cut.has_value(), why(cut));
     BOOST_TEST(cut->size == 4u);
     BOOST_TEST(cut->untruncated_size == 10u);
     BOOST_TEST(q.stat()->count == 0u);

@@ -3,8 +3,13 @@
 
 #include "store/message_store.hpp"
 
+#include <algorithm>
 #include <climits>
+#include <map>
+#include <optional>
 #include <random>
+#include <sstream>
+#include <utility>
 #include <vector>
 
 using seqmq::selector;
@@ -131,4 +136,123 @@ BOOST_AUTO_TEST_CASE(agrees_with_the_reference_under_random_load) {
                 s.pop(*got);
         }
     }
+}
+
+// Arrivals out of order, as put_back makes them: messages taken and pushed back with their old
+// arrival number (older than the newest), and new ones pushed into gaps below the newest. Every
+// selector kind must agree with the reference, the walk must be in ascending arrival order and
+// match what was pushed, byte for byte.
+BOOST_AUTO_TEST_CASE(agrees_with_the_reference_with_arrivals_out_of_order) {
+    struct shadow_message {
+        long type;
+        std::vector<std::byte> data;
+    };
+    auto payload = [](std::uint64_t arrival, std::size_t size) {
+        return std::vector<std::byte>(size, std::byte(arrival * 37 + 11));
+    };
+    std::vector<selector> selectors{selector::any(), {LONG_MIN, false}, {-3, true}, {0, true}};
+    for (long t = 1; t <= 9; ++t) {
+        selectors.push_back(selector::of_type(t));
+        selectors.push_back(selector::except_type(t));
+        selectors.push_back(selector::lowest_up_to(t));
+    }
+    std::size_t out_of_order = 0;
+    for (unsigned seed : {11u, 12u, 13u}) {
+        std::mt19937 rng(seed);
+        message_store s(32);
+        std::map<std::uint64_t, shadow_message> shadow;             // what the store must hold
+        std::vector<std::pair<std::uint64_t, shadow_message>> held; // taken, to be put back
+        std::uint64_t next = 1;
+        for (int op = 0; op < 6000; ++op) {
+            const unsigned r = rng() % 100;
+            std::optional<std::pair<std::uint64_t, shadow_message>> push;
+            if (r < 35 && s.count() < 300) { // the newest, after a gap sometimes
+                next += rng() % 3;
+                push = {next++, {long(rng() % 8 + 1), {}}};
+                push->second.data = payload(push->first, rng() % 33);
+            } else if (r < 50 && !held.empty()) { // put back: its old place
+                const std::size_t i = rng() % held.size();
+                push = std::move(held[i]);
+                held.erase(held.begin() + std::ptrdiff_t(i));
+            } else if (r < 58 && next > 2) { // into a gap below the newest, if it finds one
+                const std::uint64_t a = 1 + rng() % (next - 1);
+                bool used = shadow.contains(a);
+                for (const auto& h : held)
+                    used = used || h.first == a;
+                if (!used) {
+                    push = {a, {long(rng() % 8 + 1), {}}};
+                    push->second.data = payload(a, rng() % 33);
+                }
+            } else { // take one, as a receive does; sometimes hold it to put back later
+                const selector w = selectors[rng() % selectors.size()];
+                const queued_message* m = s.find(w);
+                BOOST_TEST_REQUIRE((m == reference_find(s, w)), "seed " << seed << " op " << op
+                                                                        << " sel " << w.type << "/"
+                                                                        << w.except);
+                if (m) {
+                    auto node = shadow.extract(m->arrival);
+                    BOOST_TEST_REQUIRE(!node.empty(), "seed " << seed << " op " << op);
+                    if (rng() % 2)
+                        held.emplace_back(node.key(), std::move(node.mapped()));
+                    s.pop(*m);
+                }
+            }
+            if (push) {
+                if (s.newest() && push->first < s.newest()->arrival)
+                    ++out_of_order;
+                s.push(push->second.type, push->second.data, 0, push->first);
+                shadow.emplace(push->first, std::move(push->second));
+            }
+
+            // The whole store against the shadow, oldest first (one assertion per operation:
+            // the first disagreement, described).
+            std::ostringstream problem;
+            auto it = shadow.begin();
+            std::size_t bytes = 0, position = 0;
+            std::uint64_t last = 0;
+            std::vector<const queued_message*> walked;
+            for (const queued_message* m = s.oldest(); m; m = s.after(m), ++it, ++position) {
+                const auto p = m->payload();
+                if (it == shadow.end()) {
+                    problem << "arrival " << m->arrival << " should not be there";
+                    break;
+                }
+                if (m->arrival <= last)
+                    problem << "arrival " << m->arrival << " walked after " << last;
+                else if (m->arrival != it->first || m->type != it->second.type)
+                    problem << "at " << position << ": arrival " << m->arrival << " type "
+                            << m->type << ", not arrival " << it->first << " type "
+                            << it->second.type;
+                else if (!std::equal(p.begin(), p.end(), it->second.data.begin(),
+                                     it->second.data.end()))
+                    problem << "the payload of arrival " << m->arrival;
+                if (problem.tellp() != 0)
+                    break;
+                bytes += m->size;
+                last = m->arrival;
+                walked.push_back(m);
+            }
+            // at() walks too (O(position)): one position per operation.
+            if (problem.tellp() == 0 && !walked.empty()) {
+                const std::size_t k = std::size_t(op) % walked.size();
+                if (s.at(k) != walked[k])
+                    problem << "at(" << k << ") is not the walk's";
+            }
+            if (problem.tellp() == 0 && it != shadow.end())
+                problem << "arrival " << it->first << " is missing from the walk";
+            if (problem.tellp() == 0 && (s.count() != shadow.size() || s.bytes() != bytes))
+                problem << "count " << s.count() << " bytes " << s.bytes() << ", not "
+                        << shadow.size() << " and " << bytes;
+            if (problem.tellp() == 0 && s.newest() != (walked.empty() ? nullptr : walked.back()))
+                problem << "newest() is not the last of the walk";
+            for (const selector& w : selectors)
+                if (problem.tellp() == 0 && s.find(w) != reference_find(s, w))
+                    problem << "find(" << w.type << (w.except ? "/except" : "")
+                            << ") differs from the reference";
+            BOOST_TEST_REQUIRE(problem.str().empty(),
+                               "seed " << seed << " op " << op << ": " << problem.str());
+        }
+    }
+    BOOST_TEST_MESSAGE(out_of_order << " pushes older than the newest message");
+    BOOST_TEST(out_of_order > 1000u); // the test does what it says
 }
