@@ -123,16 +123,21 @@ void requests::forget(session& c) {
     }
     if (!c.transit.empty() && c.queue)
         take_back(*c.queue); // what comes back goes before the window's messages
+    // Everything it held goes back at once (it is one queue's: a session binds one), so that
+    // parked receivers are then offered the oldest each wants. (The buffers are not given back
+    // to the pool: a departing client is not the steady state.)
+    std::vector<in_transit> held;
     while (!c.transit.empty()) {
-        in_transit t = std::move(c.transit.front());
+        held.push_back(std::move(c.transit.front()));
         c.transit.pop_front();
-        // (t.data is not given back to the pool: a departing client is not the steady state)
-        model::hosted_queue* q = registry_.find(t.queue_id);
-        if (!q)
-            continue; // the queue was removed meanwhile: so are its messages
-        log().debug("queue {}: message {} back from pid {}", q->id(), t.arrival, c.peer.pid);
-        q->put_back({t.type, t.arrival, t.sender, t.data});
     }
+    if (model::hosted_queue* q = held.empty() ? nullptr : registry_.find(held.front().queue_id)) {
+        std::vector<model::message_view> back;
+        for (const in_transit& t : held)
+            back.push_back({t.type, t.arrival, t.sender, t.data});
+        log().debug("queue {}: {} messages back from pid {}", q->id(), back.size(), c.peer.pid);
+        q->put_back_all(back);
+    } // (else the queue was removed meanwhile: so are its messages)
     if (c.queue) {
         c.queue->admit_senders();
         feed_later(*c.queue);
@@ -526,9 +531,9 @@ void requests::on_open(request& r) {
     bool created = false;
     auto q = registry_.open(want, r.c.who, created);
     if (!q) {
-        if (q.error() == ENOSPC)
-            log().warn("pid {}: no queue created: {} queues is the limit (--max-queues)",
-                       r.c.peer.pid, options_.max_queues);
+        if (std::uint64_t left_out = 0; q.error() == ENOSPC && refusal_lines_.allow(left_out))
+            log().warn("pid {}: no queue created: {} queues is the limit (--max-queues){}",
+                       r.c.peer.pid, options_.max_queues, lines_left_out(left_out));
         return (void)reply_error(r.c, r.op, r.seq, q.error());
     }
     if (created)
@@ -557,10 +562,10 @@ void requests::send_requested(request& r, std::span<const batch_entry> messages,
         ++r.c.pending;
         return;
     }
-    if (o.error == ENOMEM)
+    if (std::uint64_t left_out = 0; o.error == ENOMEM && refusal_lines_.allow(left_out))
         log().warn("queue {}: send refused: the daemon's memory limit (--max-memory, {} bytes) "
-                   "is reached",
-                   r.q->id(), options_.max_memory);
+                   "is reached{}",
+                   r.q->id(), options_.max_memory, lines_left_out(left_out));
     reply_error(r.c, r.op, r.seq, o.error);
 }
 

@@ -145,6 +145,7 @@ private:
     // The sessions bound to each queue: told of removal, asked for their credit back.
     std::unordered_map<const model::hosted_queue*, std::vector<session*>> bound_;
     int poller_;
+    log_limiter refusal_lines_{20}; // limits that clients can meet at will
     struct delivery {
         std::unique_ptr<delivery_socket> socket;
         model::hosted_queue* queue;

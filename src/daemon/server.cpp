@@ -14,6 +14,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <fcntl.h>
 #include <filesystem>
 #include <malloc.h>
 #include <sched.h>
@@ -53,6 +54,8 @@ struct server::impl {
     std::vector<iovec> in_iov;
     std::vector<mmsghdr> in_msgs;
     std::size_t memory_high = 0; // memory in use at the last trim, or since, at most
+    unique_fd spare{::open("/dev/null", O_RDONLY | O_CLOEXEC)}; // see accept_all()
+    log_limiter accept_lines{20};
 
     impl(const server_options& o, unique_fd epoll)
         : options(o), poller(std::move(epoll)),
@@ -78,6 +81,27 @@ struct server::impl {
     void accept_all(int listener, const transport* via) {
         for (;;) {
             auto fd = accept_connection(listener);
+            if (!fd && (fd.error() == std::errc::too_many_files_open ||
+                        fd.error() == std::errc::too_many_files_open_in_system)) {
+                // Out of descriptors: a pending connection would stay pending and the listener
+                // readable, so the loop would spin. The spare descriptor makes room to take it
+                // and tell it why before closing it. (EMFILE comes before the kernel looks for
+                // a connection: there may be none.)
+                spare.reset();
+                auto taken = accept_connection(listener);
+                if (taken) {
+                    std::uint64_t left_out = 0;
+                    if (accept_lines.allow(left_out))
+                        log().warn("refused a connection: accept: {}{}", fd.error().message(),
+                                   lines_left_out(left_out));
+                    sessions.refuse(taken->get(), EMFILE);
+                    via->close_connection(std::move(*taken));
+                }
+                spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+                if (!taken)
+                    return;
+                continue;
+            }
             if (!fd) {
                 if (fd.error() != std::errc::resource_unavailable_try_again)
                     log().warn("accept: {}", fd.error().message());

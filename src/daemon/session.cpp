@@ -18,6 +18,10 @@ std::string log_text(std::string_view s) {
     return fmt::format("{:?}", s);
 }
 
+std::string lines_left_out(std::uint64_t n) {
+    return n ? fmt::format(" ({} such lines left out)", n) : std::string();
+}
+
 bool log_limiter::allow(std::uint64_t& suppressed) {
     const auto now = std::chrono::steady_clock::now();
     if (now - window_ >= std::chrono::seconds(1)) {
@@ -61,8 +65,9 @@ std::optional<std::vector<gid_t>> read_groups(int fd) {
 
 session* session_table::add(unique_fd fd, const transport* via) {
     if (sessions_.size() >= limits_.max_clients) {
-        log().warn("refused a connection: {} clients is the limit (--max-clients)",
-                   limits_.max_clients);
+        if (std::uint64_t left_out = 0; cut_lines_.allow(left_out))
+            log().warn("refused a connection: {} clients is the limit (--max-clients){}",
+                       limits_.max_clients, lines_left_out(left_out));
         closing_notice(fd.get(), EUSERS);
         via->close_connection(std::move(fd));
         return nullptr;
@@ -123,7 +128,7 @@ bool session_table::deliver(session& c, std::vector<std::byte>& record) {
         if (cut_lines_.allow(left_out))
             log().warn("client pid {}: cut: {} bytes of replies unread ({}){}", c.peer.pid,
                        c.out_bytes, over_total ? "--max-output-total" : "--max-output",
-                       left_out ? fmt::format(" ({} such lines left out)", left_out) : "");
+                       lines_left_out(left_out));
         free_client_later(c);
         return true; // it reached the client's connection; transit covers it
     }
@@ -210,8 +215,7 @@ void session_table::fault(session& c, std::string_view why) {
     std::uint64_t left_out = 0;
     if (cut_lines_.allow(left_out))
         log().warn("client pid {} uid {}: cut the connection: {}{}", c.peer.pid, c.peer.uid,
-                   log_text(why),
-                   left_out ? fmt::format(" ({} such lines left out)", left_out) : "");
+                   log_text(why), lines_left_out(left_out));
     closing_notice(c.fd.get(), EPROTO);
     free_client_later(c);
 }

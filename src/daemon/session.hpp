@@ -64,6 +64,9 @@ private:
     std::chrono::steady_clock::time_point window_{};
 };
 
+/// " (N such lines left out)" after a rate-limited line, or nothing.
+std::string lines_left_out(std::uint64_t n);
+
 /// Every session, the poller they are registered with, and the records sent to them.
 class session_table {
 public:
@@ -73,6 +76,9 @@ public:
     /// Registers an accepted connection; nullptr (and the connection closed, told EUSERS) past
     /// max_clients or if epoll refuses it.
     session* add(detail::unique_fd fd, const detail::transport* via);
+
+    /// Tells a connection that is not taken on why (a closing notice), without waiting.
+    void refuse(int fd, int reason) { closing_notice(fd, reason); }
 
     /// Sends one record (finished here), or queues it behind what the socket could not take
     /// yet. False if the client is gone (the record was not delivered).

@@ -247,6 +247,36 @@ void hosted_queue::put_back(const message_view& m) {
         store_.push(m.type, m.data, m.sender, m.arrival);
 }
 
+void hosted_queue::put_back_all(std::span<const message_view> messages) {
+    for (const message_view& m : messages) {
+        transit_.bytes -= m.data.size();
+        transit_.messages -= 1;
+        store_.push(m.type, m.data, m.sender, m.arrival);
+    }
+    for (auto it = receivers_.begin(); it != receivers_.end();) {
+        const queued_message* m = find(it->which);
+        if (!m) {
+            ++it;
+            continue;
+        }
+        const parked_receive r = *it;
+        it = receivers_.erase(it);
+        const std::size_t buffer = r.for_window ? r.buffer : (r.noerror ? SIZE_MAX : r.buffer);
+        if (m->size > buffer) {
+            done_.fail(r.who, E2BIG);
+            continue;
+        }
+        if (r.for_window) {
+            due_ = m;
+            due_to_ = r.who.owner;
+            done_.window_due(r.who);
+        } else if (done_.hand_over(r.who, r.buffer,
+                                   {m->type, m->arrival, m->sender_pid, m->payload()}, true)) {
+            take(*m, r.who.pid);
+        }
+    }
+}
+
 void hosted_queue::admit_senders() {
     bool blocked_by_credit = false;
     for (auto it = senders_.begin(); it != senders_.end();) {

@@ -154,6 +154,10 @@ public:
     /// its place in arrival order, O(log n). It may overfill the queue: nothing is dropped.
     /// The delivery window must be empty (its messages would no longer be the oldest).
     void put_back(const message_view& m);
+    /// Several messages come back at once (a receiver went away holding them): all go to
+    /// their places first, and then parked receivers, longest-waiting first, are offered the
+    /// oldest each wants — so none is handed a newer one while an older one it wants waits.
+    void put_back_all(std::span<const message_view> messages);
 
     // --- the delivery window -----------------------------------------------------------------
     // The oldest messages may also be copied, in order, into a socket that receivers share:
