@@ -44,9 +44,8 @@ Options:
   --max-unacked N          messages a connection may hold handed over but not acknowledged;
                            a receive past it fails with ENOBUFS (default 4096)
   --max-memory N           bytes for queued messages, messages in transit and credit, each
-                           message counted with its bookkeeping (about 100 bytes); a send
-                           past it fails
-                           with ENOMEM (default 256 MiB)
+                           message counted with its bookkeeping (120 bytes); a send
+                           past it fails with ENOMEM (default 256 MiB)
   --delivery-window N      bytes a queue's delivery socket holds ahead of its receivers, as
                            the kernel counts them (default 131072: about 170 records of 64
                            bytes); 0: no delivery sockets, every receive a round trip

@@ -465,6 +465,9 @@ public:
     virtual void clean_up() = 0;
     /// What holds the queued messages during a throughput run.
     virtual std::string queue_note(const run_setup& setup) const = 0;
+    /// CPU time so far of a process that serves both sides (seqmqd), in ns; 0 if none. The CPU
+    /// figures count it with the two processes.
+    virtual std::uint64_t helper_cpu_ns() const { return 0; }
 };
 
 // SysV msgq: one queue per direction.
@@ -964,6 +967,14 @@ public:
     ~daemon_process() { stop(); }
     bool running() const { return pid_ > 0; }
     const std::string& address_text() const { return address_; }
+    /// seqmqd's CPU time so far (user and system), in ns.
+    std::uint64_t cpu_ns() const {
+        clockid_t clock;
+        timespec t{};
+        if (pid_ <= 0 || ::clock_getcpuclockid(pid_, &clock) != 0 || ::clock_gettime(clock, &t))
+            return 0;
+        return std::uint64_t(t.tv_sec) * 1000000000ULL + std::uint64_t(t.tv_nsec);
+    }
     seqmq::queue_options options() const {
         seqmq::queue_options o;
         o.daemon = *seqmq::address::parse(address_);
@@ -1028,6 +1039,8 @@ public:
             if (auto q = seqmq::queue::open(name, seqmq::open_flags::none, 0600, daemon_.options()))
                 (void)q->remove();
     }
+
+    std::uint64_t helper_cpu_ns() const override { return daemon_.cpu_ns(); }
 
     std::string queue_note(const run_setup& setup) const override {
         return "msg_qbytes " + std::to_string(setup.queue_bytes) + " in seqmqd" +
@@ -1158,7 +1171,12 @@ run_outcome two_processes(peer& p, ChildBody child_body, ParentBody parent_body)
 
 struct latency {
     double p50_us = 0, p99_us = 0;
-    double cpu_us = 0; // CPU time of both processes per round trip
+    double cpu_us = 0; // CPU time of both processes (and seqmqd) per round trip
+};
+
+struct rate {
+    double per_second = 0;
+    double cpu_us = 0; // CPU time of both processes (and seqmqd) per message
 };
 
 std::uint64_t cpu_ns() {
@@ -1179,6 +1197,7 @@ latency ping_pong(peer& p, std::size_t size, std::size_t roundtrips, unsigned se
     std::size_t total = warmup + roundtrips;
     std::vector<std::uint64_t> rtt(roundtrips);
     std::uint64_t parent_cpu = 0;
+    const std::uint64_t helper0 = p.helper_cpu_ns();
     auto out = two_processes(
         p,
         [&](endpoint& ep, pipe_pair&) {
@@ -1207,39 +1226,50 @@ latency ping_pong(peer& p, std::size_t size, std::size_t roundtrips, unsigned se
         return static_cast<double>(rtt[i]) / 1000.0;
     };
     double child_cpu = std::strtod(out.child_report.c_str(), nullptr);
-    return {at(0.50), at(0.99), (double(parent_cpu) + child_cpu) / double(total) / 1000.0};
+    const double helper_cpu = double(p.helper_cpu_ns() - helper0);
+    return {at(0.50), at(0.99),
+            (double(parent_cpu) + child_cpu + helper_cpu) / double(total) / 1000.0};
 }
 
-// Messages per second from the sender's first send to the receiver's last receive.
-double throughput(peer& p, std::size_t size, std::size_t messages, unsigned serial) {
+// Messages per second from the sender's first send to the receiver's last receive, and the CPU
+// time of sender, receiver (and seqmqd) per message.
+rate throughput(peer& p, std::size_t size, std::size_t messages, unsigned serial) {
     run_setup setup{size, queue_bytes_for(size), workload::throughput, serial};
     if (std::string why = p.prepare(setup); !why.empty())
         throw std::domain_error(why);
-    std::uint64_t end = 0;
+    std::uint64_t end = 0, parent_cpu = 0;
+    const std::uint64_t helper0 = p.helper_cpu_ns();
     auto out = two_processes(
         p,
         [&](endpoint& ep, pipe_pair& from_parent) {
             std::memset(ep.payload().data(), 0xa5, size);
             if (!from_parent.read_text())
                 die("the parent went away before the start");
+            std::uint64_t c0 = cpu_ns();
             std::uint64_t start = now_ns();
             for (std::size_t i = 0; i < messages; ++i)
                 ep.send(size);
             ep.flush();
-            return std::to_string(start);
+            return std::to_string(start) + " " + std::to_string(cpu_ns() - c0);
         },
         [&](endpoint& ep, pipe_pair& to_child) {
+            std::uint64_t c0 = cpu_ns();
             to_child.write_text("go");
             std::size_t got = 0;
             while (got < messages)
                 got += ep.receive(size);
             end = now_ns();
+            parent_cpu = cpu_ns() - c0;
             if (got != messages)
                 die("received " + std::to_string(got) + " messages, sent " +
                     std::to_string(messages));
         });
-    std::uint64_t start = std::strtoull(out.child_report.c_str(), nullptr, 10);
-    return static_cast<double>(messages) / (static_cast<double>(end - start) / 1e9);
+    char* rest = nullptr;
+    std::uint64_t start = std::strtoull(out.child_report.c_str(), &rest, 10);
+    const double child_cpu = std::strtod(rest, nullptr);
+    const double helper_cpu = double(p.helper_cpu_ns() - helper0);
+    return {static_cast<double>(messages) / (static_cast<double>(end - start) / 1e9),
+            (double(parent_cpu) + child_cpu + helper_cpu) / double(messages) / 1000.0};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1249,7 +1279,7 @@ struct peer_result {
     std::string peer;
     std::size_t size = 0;
     std::optional<std::string> rtt_skipped, throughput_skipped; // why, when not measured
-    std::vector<double> p50_runs, p99_runs, cpu_runs, rate_runs;
+    std::vector<double> p50_runs, p99_runs, cpu_runs, rate_runs, rate_cpu_runs;
     std::size_t roundtrips = 0, messages = 0;
     std::string queue;
     bool has_rtt() const { return !p50_runs.empty(); }
@@ -1286,14 +1316,14 @@ void print_table(std::ostream& out, std::size_t size, const std::vector<peer_res
         << pad("p50" + ref.first_label, 10, true) << pad("p50" + ref.second_label, 10, true)
         << pad("CPU/RT", 10, true) << pad("msg/s", 11, true)
         << pad("rate" + ref.first_label, 11, true) << pad("rate" + ref.second_label, 11, true)
-        << "   queue (throughput)\n";
+        << pad("CPU/msg", 10, true) << "   queue (throughput)\n";
     std::vector<std::string> notes;
     auto ratio = [](double a, double b) { return fixed(a / b, 2) + "×"; };
     for (const auto& r : results) {
         if (r.size != size)
             continue;
         std::string p50 = "—", p99 = "—", t1 = "—", t2 = "—", cpu = "—", rate = "—", r1 = "—",
-                    r2 = "—";
+                    r2 = "—", rate_cpu = "—";
         if (r.has_rtt()) {
             double m50 = median(r.p50_runs);
             p50 = fixed(m50, 2) + " µs";
@@ -1309,6 +1339,7 @@ void print_table(std::ostream& out, std::size_t size, const std::vector<peer_res
         if (r.has_rate()) {
             double m = median(r.rate_runs);
             rate = fixed(m / 1e6, 3) + " M";
+            rate_cpu = fixed(median(r.rate_cpu_runs), 2) + " µs";
             if (first && first->has_rate())
                 r1 = ratio(m, median(first->rate_runs));
             if (second && second->has_rate())
@@ -1318,8 +1349,8 @@ void print_table(std::ostream& out, std::size_t size, const std::vector<peer_res
         }
         out << pad(r.peer, 30) << pad(p50, 11, true) << pad(p99, 11, true) << pad(t1, 10, true)
             << pad(t2, 10, true) << pad(cpu, 10, true) << pad(rate, 11, true) << pad(r1, 11, true)
-            << pad(r2, 11, true) << "   " << (r.has_rtt() || r.has_rate() ? r.queue : "(not run)")
-            << "\n";
+            << pad(r2, 11, true) << pad(rate_cpu, 10, true) << "   "
+            << (r.has_rtt() || r.has_rate() ? r.queue : "(not run)") << "\n";
     }
     for (const auto& n : notes)
         out << "  note: " << n << "\n";
@@ -1349,6 +1380,7 @@ std::vector<result_record> transfer_records(const std::vector<peer_result>& resu
         add("rtt_p99", r.p99_runs, r.roundtrips, "us");
         add("cpu_per_roundtrip", r.cpu_runs, r.roundtrips, "us");
         add("throughput", r.rate_runs, r.messages, "msg/s");
+        add("cpu_per_message", r.rate_cpu_runs, r.messages, "us");
     }
     return out;
 }
@@ -1500,7 +1532,7 @@ std::optional<double> find(const std::vector<result_record>& records, const std:
 }
 
 void print_goals(std::ostream& out, const std::vector<result_record>& records, const settings& s) {
-    out << "\nIssue 5 goals (ratios from this run, medians of " << s.repeat << "):\n";
+    out << "\nGoals of issues 5 and 9 (ratios from this run, medians of " << s.repeat << "):\n";
     auto line = [&](const std::string& goal, std::optional<double> value, double target,
                     bool at_least, const std::string& how) {
         std::string verdict = !value                                             ? "not measured"
@@ -1552,8 +1584,18 @@ void print_goals(std::ostream& out, const std::vector<result_record>& records, c
          cpu && cpu_plain ? "CPU per round trip " + fixed(*cpu, 2) + " µs (without spin " +
                                 fixed(*cpu_plain, 2) + " µs)"
                           : "");
-    line("daemon: 64 B throughput, queue/SysV",
-         quotient(rate("seqmq-queue-via-seqmqd"), rate("sysv-msgq")), 1, true,
+    auto rate_at = [&](const std::string& peer, std::size_t size) {
+        return find(records, "transfer", peer, "throughput", size);
+    };
+    for (std::size_t size : {std::size_t(1024), std::size_t(8192)})
+        line("daemon: " + size_text(size) + " throughput, one call per message/SysV",
+             quotient(rate_at("seqmq-queue-via-seqmqd", size), rate_at("sysv-msgq", size)), 0.3,
+             true, "(issue 9)");
+    line("daemon: 64 B round trip p50, queue/SysV",
+         quotient(p50("seqmq-queue-via-seqmqd"), p50("sysv-msgq")), 2.5, false,
+         "(issue 9: pinned to one CPU)");
+    line("daemon: 64 B throughput, one call per message/SysV",
+         quotient(rate("seqmq-queue-via-seqmqd"), rate("sysv-msgq")), 0.5, true,
          rate("seqmq-queue-via-seqmqd") && rate("seqmq-mailbox")
              ? "(queue/mailbox " +
                    fixed(*rate("seqmq-queue-via-seqmqd") / *rate("seqmq-mailbox"), 2) + "×)"
@@ -1567,7 +1609,7 @@ void print_goals(std::ostream& out, const std::vector<result_record>& records, c
                   "×)"
             : "");
     line("daemon: 64 B round trip p50, queue/raw AF_UNIX",
-         quotient(p50("seqmq-queue-via-seqmqd"), p50("unix-seqpacket")), 2.2, false,
+         quotient(p50("seqmq-queue-via-seqmqd"), p50("unix-seqpacket")), 1.6, false,
          p50("seqmq-queue-via-seqmqd") && p50("seqmq-mailbox")
              ? "(queue/mailbox " +
                    fixed(*p50("seqmq-queue-via-seqmqd") / *p50("seqmq-mailbox"), 2) + "×)"
@@ -1719,12 +1761,15 @@ int run(int argc, char** argv) {
                     if (p.does(workload::throughput) && !r.throughput_skipped) {
                         ::alarm(watchdog_seconds);
                         try {
-                            r.rate_runs.push_back(throughput(p, size, r.messages, ++serial));
+                            const rate t = throughput(p, size, r.messages, ++serial);
+                            r.rate_runs.push_back(t.per_second);
+                            r.rate_cpu_runs.push_back(t.cpu_us);
                         } catch (const std::domain_error& e) {
                             r.throughput_skipped = e.what();
                         } catch (const std::exception& e) {
                             r.throughput_skipped = std::string("failed: ") + e.what();
                             r.rate_runs.clear();
+                            r.rate_cpu_runs.clear();
                         }
                     }
                     ::alarm(0);
