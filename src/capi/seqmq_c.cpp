@@ -4,6 +4,8 @@
 #include <seqmq/sender.hpp>
 #include <seqmq/seqmq.h>
 
+#include "store/sysv_rules.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -215,18 +217,14 @@ int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg) {
     }
     long type;
     std::memcpy(&type, msgp, sizeof type);
-    if (dq) {
-        if (msgsz > dq->max_message_size() || type < 1) {
-            errno = EINVAL;
-            return -1;
-        }
-        return queue_msgsnd(*dq, type, msgp, msgsz, msgflg);
-    }
     // Linux checks the size against msgmax before the type, and says EINVAL for both.
-    if (msgsz > s->max_message_size() || type < 1) {
+    const std::size_t max = dq ? dq->max_message_size() : s->max_message_size();
+    if (seqmq::detail::sysv::check_send(type, msgsz, max) != seqmq::detail::sysv::send_check::ok) {
         errno = EINVAL;
         return -1;
     }
+    if (dq)
+        return queue_msgsnd(*dq, type, msgp, msgsz, msgflg);
     auto flags = (msgflg & IPC_NOWAIT) ? seqmq::send_flags::nowait : seqmq::send_flags::none;
     auto r = s->send(type, std::span(mtext(msgp), msgsz), flags);
     if (!r) {

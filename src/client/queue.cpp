@@ -3,6 +3,7 @@
 
 #include "log.hpp"
 #include "store/owned_copy.hpp"
+#include "store/sysv_rules.hpp"
 #include "transport/transport.hpp"
 #include "wire/daemon_protocol.hpp"
 #include "wire/frame.hpp"
@@ -22,6 +23,7 @@ namespace seqmq {
 
 using namespace detail;
 namespace p = detail::proto;
+namespace sysv = detail::sysv;
 
 namespace {
 
@@ -393,10 +395,8 @@ struct queue::impl {
     // --- operations ----------------------------------------------------------------------------
 
     result<void> check(long type, std::size_t size) const {
-        if (type < 1)
-            return std::unexpected(make_error_code(errc::bad_type));
-        if (size > max_message_size)
-            return fail(std::errc::message_size);
+        if (auto e = sysv::send_error(sysv::check_send(type, size, max_message_size)))
+            return std::unexpected(e);
         return {};
     }
 
@@ -585,10 +585,12 @@ struct queue::impl {
 
     // Tells the daemon how many messages this handle took from the delivery socket, so that
     // msg_lrpid and msg_rtime name it (one-way; before any other request, and every so often).
-    void report_taken(bool waited = false) {
+    // `waited`: a wait on the socket ended, with a record (taken_wait_ended) or without one
+    // (taken_gave_up).
+    void report_taken(std::uint32_t waited = 0) {
         if ((untold == 0 && !waited) || !fd)
             return;
-        begin(p::opcode::taken).u64(untold);
+        begin(p::opcode::taken).u64(untold).u32(waited).u32(0);
         untold = 0;
         (void)request();
     }
@@ -658,9 +660,9 @@ struct queue::impl {
         // Waiting, the daemon is told (so the wait takes its place among parked receivers,
         // and stat counts it); once it ends, however it ends, it is told again.
         bool waiting = false;
-        auto stop_waiting = [&] {
+        auto stop_waiting = [&] { // without a record
             if (waiting)
-                report_taken(true);
+                report_taken(p::taken_gave_up);
         };
         for (;;) {
             iovec iov[2] = {{head.data(), head.size()}, {buffer.data(), buffer.size()}};
@@ -740,7 +742,7 @@ struct queue::impl {
             if (arrival)
                 *arrival = h->sequence;
             if (++untold >= 64 || waiting)
-                report_taken(waiting);
+                report_taken(waiting ? std::uint32_t(p::taken_wait_ended) : 0u);
             return delivered::message;
         }
     }

@@ -112,7 +112,7 @@ void requests::serve(session& c, const frame_header& h, std::span<const std::byt
 }
 
 void requests::forget(session& c) {
-    stop_waiting_on_delivery(c);
+    stop_waiting_on_delivery(c, true);
     if (model::hosted_queue* q = c.queue) {
         q->forget(&c);
         q->unreserve(c.credit);
@@ -283,7 +283,7 @@ void requests::close_delivery(model::hosted_queue& q) {
         return;
     take_back(q);
     for (session* c : bound_[&q]) {
-        stop_waiting_on_delivery(*c);
+        stop_waiting_on_delivery(*c, true);
         c->attached = false;
     }
     ::epoll_ctl(poller_, EPOLL_CTL_DEL, it->second.socket->writing_end(), nullptr);
@@ -884,13 +884,17 @@ void requests::on_attach(request& r) {
 }
 
 void requests::on_taken(request& r) {
-    auto count = p::decode_u64(r.body);
-    if (!count)
+    p::reader in(r.body);
+    const std::uint64_t count = in.u64();
+    const std::uint32_t bits = in.u32();
+    const std::uint32_t zero = in.u32();
+    if (!in.done() || zero != 0 || (bits & ~std::uint32_t(p::taken_wait_ended | p::taken_gave_up)))
         return sessions_.fault(r.c, "malformed taken notice");
     if (!r.c.queue)
         return;
-    stop_waiting_on_delivery(r.c);
-    if (*count > 0)
+    if (bits)
+        stop_waiting_on_delivery(r.c, bits & p::taken_gave_up);
+    if (count > 0)
         r.c.queue->note_receiver(r.c.peer.pid);
     learn_taken(*r.c.queue);
     r.c.queue->admit_senders();
@@ -914,13 +918,13 @@ void requests::on_wait_delivery(request& r) {
     q->wait_for_window(waiter_of(r.c, r.seq, r.op), r.c.fast_buffer);
 }
 
-void requests::stop_waiting_on_delivery(session& c) {
+void requests::stop_waiting_on_delivery(session& c, bool gave_up) {
     if (!c.waits_on_delivery)
         return;
     c.waits_on_delivery = false;
     if (!c.queue)
         return;
-    c.queue->end_window_wait(&c);
+    c.queue->end_window_wait(&c, gave_up);
     if (auto d = deliveries_.find(c.queue); d != deliveries_.end())
         --d->second.waiting;
 }

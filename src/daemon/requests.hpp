@@ -130,7 +130,7 @@ private:
     void feed_later(model::hosted_queue& q);
     void feed(model::hosted_queue& q);
     void close_delivery(model::hosted_queue& q);
-    void stop_waiting_on_delivery(session& c);
+    void stop_waiting_on_delivery(session& c, bool gave_up);
     struct delivery;
     void watch_delivery(const model::hosted_queue& q, delivery& d);
 

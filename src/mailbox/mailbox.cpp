@@ -2,6 +2,7 @@
 
 #include "store/owned_copy.hpp"
 #include "store/message_store.hpp"
+#include "store/sysv_rules.hpp"
 #include "log.hpp"
 #include "sys/aligned_buffer.hpp"
 #include "transport/transport.hpp"
@@ -49,7 +50,7 @@ struct taker {
     bool wants(long type) const noexcept { return which.type >= 0 && which.admits(type); }
     // ... and can be handed over without ever being stashed.
     bool takes(long type, std::size_t size) const noexcept {
-        return wants(type) && (size <= buffer || noerror);
+        return wants(type) && sysv::take_rule(size, buffer, noerror) != sysv::take_outcome::too_big;
     }
 };
 
@@ -361,7 +362,7 @@ struct mailbox::impl {
         bool too_long = false;
         for (const record& r : incoming) {
             if (!hit && !too_long && want && want->wants(r.type)) {
-                if (r.payload.size() <= want->buffer || want->noerror) {
+                if (want->takes(r.type, r.payload.size())) {
                     hit = &r;
                     continue;
                 }
@@ -436,9 +437,9 @@ struct mailbox::impl {
     }
 
     result<received> take_stashed(const queued_message& m, std::span<std::byte> out, bool noerror) {
-        if (m.size > out.size() && !noerror)
+        if (sysv::take_rule(m.size, out.size(), noerror) == sysv::take_outcome::too_big)
             return fail(std::errc::argument_list_too_long);
-        received got{m.type, std::min<std::size_t>(m.size, out.size()), m.size, m.sender_pid};
+        received got{m.type, sysv::copied_size(m.size, out.size()), m.size, m.sender_pid};
         if (got.size)
             std::memcpy(out.data(), m.data(), got.size);
         stash.pop(m);
@@ -448,7 +449,8 @@ struct mailbox::impl {
     }
 
     result<received> take_direct(const record& r, std::span<std::byte> out) {
-        received got{r.type, std::min(r.payload.size(), out.size()), r.payload.size(), r.sender};
+        received got{r.type, sysv::copied_size(r.payload.size(), out.size()), r.payload.size(),
+                     r.sender};
         if (got.size)
             std::memcpy(out.data(), r.payload.data(), got.size);
         taken();

@@ -1,6 +1,7 @@
 #include <seqmq/sender.hpp>
 
 #include "log.hpp"
+#include "store/sysv_rules.hpp"
 #include "sys/aligned_buffer.hpp"
 #include "transport/transport.hpp"
 #include "wire/frame.hpp"
@@ -81,12 +82,10 @@ struct sender::impl {
 
     // Checks what a send must refuse before anything goes out.
     result<void> check(long type, std::size_t size) {
-        if (type < 1)
-            return std::unexpected(make_error_code(errc::bad_type));
         if (!told)
-            read_notices();
-        if (size > max_message_size)
-            return fail(std::errc::message_size);
+            read_notices(); // the mailbox's own maximum may have come meanwhile
+        if (auto e = sysv::send_error(sysv::check_send(type, size, max_message_size)))
+            return std::unexpected(e);
         return {};
     }
 

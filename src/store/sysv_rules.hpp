@@ -3,8 +3,11 @@
 // MSG_NOERROR): written once, here.
 #pragma once
 
+#include <seqmq/error.hpp>
+
 #include <algorithm>
 #include <cstddef>
+#include <system_error>
 
 namespace seqmq::detail::sysv {
 
@@ -17,6 +20,20 @@ constexpr send_check check_send(long type, std::size_t size, std::size_t max_siz
     if (type < 1)
         return send_check::bad_type;
     return send_check::ok;
+}
+
+/// check_send's verdict as the C++ API reports it (empty when ok): message_size, or
+/// errc::bad_type (both EINVAL in the C API, as in Linux).
+inline std::error_code send_error(send_check c) noexcept {
+    switch (c) {
+    case send_check::too_long:
+        return std::make_error_code(std::errc::message_size);
+    case send_check::bad_type:
+        return make_error_code(seqmq::errc::bad_type);
+    case send_check::ok:
+        break;
+    }
+    return {};
 }
 
 /// What a receive does with the message its selector found, given its buffer.

@@ -50,8 +50,8 @@ enum class opcode : std::int64_t {
     /// with (UINT64_MAX: it truncates, MSG_NOERROR) -> (empty), carrying the queue's delivery
     /// socket (SCM_RIGHTS); EOPNOTSUPP where descriptors cannot be passed.
     attach = 19,
-    /// u64 count: messages this handle took from the delivery socket since it last said so,
-    /// and it waits there no more; no reply
+    /// u64 count: messages this handle took from the delivery socket since it last said so;
+    /// u32 taken_bits; u32 0. No reply.
     taken = 20,
     /// (empty): this handle found the delivery socket empty and waits on it; no reply
     wait_delivery = 21,
@@ -83,6 +83,12 @@ enum op_bits : std::uint32_t {
     op_nowait = 1,
     op_noerror = 2,
     op_except = 4,
+};
+
+/// Flags of a `taken` notice.
+enum taken_bits : std::uint32_t {
+    taken_wait_ended = 1, ///< its wait on the delivery socket ended with a record
+    taken_gave_up = 2,    ///< ... ended without one (a timeout, a signal): nothing is due to it
 };
 
 /// Flags of list_request.

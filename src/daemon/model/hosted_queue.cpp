@@ -228,10 +228,10 @@ void hosted_queue::wait_for_window(const waiter& who, std::size_t buffer) {
     receivers_.push_back({who, selector::any(), buffer, false, true});
 }
 
-void hosted_queue::end_window_wait(const void* owner) {
+void hosted_queue::end_window_wait(const void* owner, bool gave_up) {
     std::erase_if(receivers_,
                   [&](const parked_receive& r) { return r.for_window && r.who.owner == owner; });
-    if (due_to_ == owner)
+    if (gave_up && due_to_ == owner)
         due_ = nullptr, due_to_ = nullptr;
 }
 
@@ -323,6 +323,8 @@ bool hosted_queue::cancel(const void* owner, std::uint64_t request) {
 }
 
 void hosted_queue::forget(const void* owner) {
+    if (due_to_ == owner)
+        due_ = nullptr, due_to_ = nullptr;
     std::erase_if(receivers_, [&](const parked_receive& r) { return r.who.owner == owner; });
     std::erase_if(senders_, [&](const parked_send& s) { return s.who.owner == owner; });
 }

@@ -190,9 +190,11 @@ public:
     /// being handed over. Only while the queue is empty (else the window has or will have
     /// something for it).
     void wait_for_window(const waiter& who, std::size_t buffer);
-    /// Ends `owner`'s wait on the window, if it still waits, without an answer; a message
-    /// that was due to it and is still queued is due to nobody any more.
-    void end_window_wait(const void* owner);
+    /// Ends `owner`'s wait on the window, if it still waits, without an answer. With
+    /// `gave_up` (it stopped waiting without taking a record), a message that was due to it and
+    /// is still queued is due to nobody any more; else it stays due to it (it is the next
+    /// record it will take).
+    void end_window_wait(const void* owner, bool gave_up);
 
     /// Parked senders whose message now fits go in, oldest first.
     void admit_senders();
