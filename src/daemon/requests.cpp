@@ -152,12 +152,24 @@ delivery_socket* requests::delivery_of(const model::hosted_queue& q) const {
 }
 
 // What receivers took from the window since last asked leaves the queue (SIOCINQ: no read).
-void requests::learn_taken(model::hosted_queue& q) {
+std::size_t requests::learn_taken(model::hosted_queue& q) {
     delivery_socket* d = delivery_of(q);
     if (!d || d->records() == 0)
-        return;
-    if (const auto t = d->taken(); t.messages > 0)
+        return 0;
+    const auto t = d->taken();
+    if (t.messages > 0)
         q.consumed(t.messages);
+    return t.messages;
+}
+
+// Senders of q that could use more credit: room the receiver made goes to them at once, without
+// waiting for their next send (which would otherwise be a request, a round trip).
+bool requests::senders_short_of_credit(const model::hosted_queue& q) {
+    for (const session* c : bound_[&q])
+        if (c->sends && !c->dead && !c->revoke_pending &&
+            c->credit.bytes < std::min(options_.credit_window, q.capacity() / 2) / 2)
+            return true;
+    return false;
 }
 
 // Reads back what is unread in the window: afterwards the queue holds every message its
@@ -225,8 +237,12 @@ void requests::feed(model::hosted_queue& q) {
     if (it == deliveries_.end())
         return;
     delivery& d = it->second;
-    learn_taken(q);
-    q.admit_senders(); // room that receivers freed
+    if (learn_taken(q) > 0) {
+        q.admit_senders(); // room that receivers freed: to waiting senders, then as credit
+        for (session* c : bound_[&q])
+            if (c->sends)
+                grant_credit(*c);
+    }
     const queued_message* next = q.next_to_feed();
     if (d.socket->asks() > 0 && (!next || next->size <= d.buffer))
         take_back(q); // the long message is gone: its asks are stale
@@ -257,7 +273,8 @@ void requests::watch_delivery(const model::hosted_queue& q, delivery& d) {
     std::uint32_t want = 0;
     if (d.socket->armed)
         want = EPOLLOUT;
-    else if (d.socket->records() > 0 && (q.senders_waiting() || d.socket->asks() > 0))
+    else if (d.socket->records() > 0 &&
+             (q.senders_waiting() || d.socket->asks() > 0 || senders_short_of_credit(q)))
         want = EPOLLOUT | EPOLLET;
     if (want == d.events)
         return;
@@ -450,6 +467,7 @@ bool requests::spend_credit(session& c, model::queue_usage spent) {
     c.credit.bytes -= spent.bytes;
     c.credit.messages -= spent.messages;
     c.sent_in_batch = true;
+    c.sends = true;
     return true;
 }
 
@@ -553,6 +571,7 @@ void requests::on_open(request& r) {
 // the daemon for room (EAGAIN with nowait).
 void requests::send_requested(request& r, std::span<const batch_entry> messages, bool nowait) {
     r.c.sent_in_batch = true;
+    r.c.sends = true;
     learn_taken(*r.q); // room receivers made, before msgsnd's check
     const model::outcome o = r.q->send(waiter_of(r.c, r.seq, r.op), messages, nowait,
                                        r.c.pending < options_.max_pending);

@@ -124,7 +124,8 @@ private:
 
     // the delivery window
     delivery_socket* delivery_of(const model::hosted_queue& q) const;
-    void learn_taken(model::hosted_queue& q);
+    std::size_t learn_taken(model::hosted_queue& q);
+    bool senders_short_of_credit(const model::hosted_queue& q);
     void take_back(model::hosted_queue& q);
     void settle_for(model::hosted_queue& q, selector which);
     void feed_later(model::hosted_queue& q);

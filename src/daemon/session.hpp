@@ -32,6 +32,7 @@ struct session {
     model::queue_usage credit{};          ///< room reserved for sends on credit
     bool revoke_pending = false;          ///< asked to give its credit back
     bool sent_in_batch = false;           ///< sent this turn: top its credit up after
+    bool sends = false;                   ///< has sent: room that appears goes to it as credit
     std::size_t pending = 0;              ///< parked receives and sends
     bool attached = false;                ///< holds the queue's delivery socket
     std::uint64_t fast_buffer = 0;        ///< ... and takes from it with a buffer this large
