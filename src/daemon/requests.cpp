@@ -237,12 +237,12 @@ void requests::feed(model::hosted_queue& q) {
     if (it == deliveries_.end())
         return;
     delivery& d = it->second;
-    if (learn_taken(q) > 0) {
-        q.admit_senders(); // room that receivers freed: to waiting senders, then as credit
-        for (session* c : bound_[&q])
+    const bool room = learn_taken(q) > 0;
+    q.admit_senders(); // room that receivers freed (here or since): to waiting senders first
+    if (room)
+        for (session* c : bound_[&q]) // then as credit
             if (c->sends)
                 grant_credit(*c);
-    }
     const queued_message* next = q.next_to_feed();
     if (d.socket->asks() > 0 && (!next || next->size <= d.buffer))
         take_back(q); // the long message is gone: its asks are stale
