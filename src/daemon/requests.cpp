@@ -326,11 +326,14 @@ void requests::reply_sent(session& c, p::opcode op, std::uint64_t seq, std::size
     sessions_.deliver(c, outgoing_);
 }
 
-void requests::reply_message(session& c, p::opcode op, std::uint64_t seq, const queued_message& m) {
-    p::start_reply(outgoing_, op, seq, 0);
+// A copy of `m` (peek, peek_at), or ENOMSG if there is none.
+void requests::reply_copy(request& r, const queued_message* m) {
+    if (!m)
+        return (void)reply_error(r.c, r.op, r.seq, ENOMSG);
+    p::start_reply(outgoing_, r.op, r.seq, 0);
     p::writer w(outgoing_);
-    p::encode(w, p::message_body{m.type, m.arrival, m.sender_pid, m.size, m.payload()});
-    sessions_.deliver(c, outgoing_);
+    p::encode(w, p::message_body{m->type, m->arrival, m->sender_pid, m->size, m->payload()});
+    sessions_.deliver(r.c, outgoing_);
 }
 
 // Sends entries as list parts, back to back: one snapshot, since nothing runs in between.
@@ -715,11 +718,7 @@ void requests::on_peek(request& r) {
     if (!req)
         return sessions_.fault(r.c, "malformed peek request");
     learn_taken(*r.q);
-    const queued_message* m =
-        r.q->find(selector{long(req->type), (req->flags & p::op_except) != 0});
-    if (!m)
-        return (void)reply_error(r.c, r.op, r.seq, ENOMSG);
-    reply_message(r.c, r.op, r.seq, *m);
+    reply_copy(r, r.q->find(selector{long(req->type), (req->flags & p::op_except) != 0}));
 }
 
 void requests::on_peek_at(request& r) {
@@ -727,10 +726,7 @@ void requests::on_peek_at(request& r) {
     if (!position)
         return sessions_.fault(r.c, "malformed peek_at request");
     learn_taken(*r.q);
-    const queued_message* m = r.q->at(*position);
-    if (!m)
-        return (void)reply_error(r.c, r.op, r.seq, ENOMSG);
-    reply_message(r.c, r.op, r.seq, *m);
+    reply_copy(r, r.q->at(*position));
 }
 
 void requests::on_list(request& r) {

@@ -107,8 +107,7 @@ private:
     model::waiter waiter_of(const session& c, std::uint64_t seq, detail::proto::opcode op) const;
     bool reply_error(session& c, detail::proto::opcode op, std::uint64_t seq, int error);
     void reply_sent(session& c, detail::proto::opcode op, std::uint64_t seq, std::size_t queued);
-    void reply_message(session& c, detail::proto::opcode op, std::uint64_t seq,
-                       const detail::queued_message& m);
+    void reply_copy(request& r, const detail::queued_message* m);
     template <class Entries, class Encode>
     void reply_parts(session& c, detail::proto::opcode op, std::uint64_t seq,
                      const Entries& entries, Encode encode_one);

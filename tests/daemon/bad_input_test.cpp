@@ -42,15 +42,6 @@ std::uint64_t protocol_errors(const daemon_process& d) {
     return i->protocol_errors;
 }
 
-void good_client_works(const daemon_process& d) {
-    auto q = seqmq::queue::open("good", seqmq::open_flags::create, 0600, d.options());
-    BOOST_TEST_REQUIRE(q.has_value(), why(q));
-    BOOST_TEST_REQUIRE(q->send(1, bytes("still here")).has_value());
-    auto m = q->receive({}, seqmq::receive_flags::nowait);
-    BOOST_TEST_REQUIRE(m.has_value(), why(m));
-    BOOST_TEST(text(m->data) == "still here");
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_CASE(each_malformed_record_cuts_only_its_connection) {

@@ -237,6 +237,16 @@ inline void send_ok(seqmq::queue& q, long type, std::string_view payload) {
     BOOST_TEST_REQUIRE(r.has_value(), "send: " << why(r));
 }
 
+// A well-behaved client still gets its work done (after something bad happened to another).
+inline void good_client_works(const daemon_process& d) {
+    auto q = seqmq::queue::open("good", seqmq::open_flags::create, 0600, d.options());
+    BOOST_TEST_REQUIRE(q.has_value(), why(q));
+    BOOST_TEST_REQUIRE(q->send(1, bytes("still here")).has_value());
+    auto m = q->receive({}, seqmq::receive_flags::nowait);
+    BOOST_TEST_REQUIRE(m.has_value(), why(m));
+    BOOST_TEST(text(m->data) == "still here");
+}
+
 inline std::size_t waiting_receivers(seqmq::queue& q) {
     auto s = q.stat();
     return s ? s->waiting_receivers : 0;

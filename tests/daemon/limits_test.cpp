@@ -47,15 +47,6 @@ seqmq::daemon_info info_of(const daemon_process& d) {
     return *i;
 }
 
-void good_client_works(const daemon_process& d) {
-    auto q = seqmq::queue::open("good", seqmq::open_flags::create, 0600, d.options());
-    BOOST_TEST_REQUIRE(q.has_value(), why(q));
-    BOOST_TEST_REQUIRE(q->send(1, bytes("still here")).has_value());
-    auto m = q->receive({}, seqmq::receive_flags::nowait);
-    BOOST_TEST_REQUIRE(m.has_value(), why(m));
-    BOOST_TEST(text(m->data) == "still here");
-}
-
 std::vector<std::string> lines_of(const std::string& all) {
     std::vector<std::string> lines;
     for (std::size_t at = 0; at < all.size();) {
