@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config
-  libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libboost-test-dev
+  libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libboost-dev libboost-test-dev
   busybox-static xz-utils iproute2 # the TIPC guest: insmod, module unpacking, namespaces
   gnuplot-nox # tests/bench: the depth plot (scaling.png)
 )
