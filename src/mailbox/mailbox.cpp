@@ -1,9 +1,9 @@
 #include <seqmq/mailbox.hpp>
 
-#include "store/owned_copy.hpp"
-#include "store/message_store.hpp"
-#include "store/sysv_rules.hpp"
 #include "log.hpp"
+#include "store/message_store.hpp"
+#include "store/owned_copy.hpp"
+#include "store/sysv_rules.hpp"
 #include "sys/aligned_buffer.hpp"
 #include "transport/transport.hpp"
 #include "wire/frame.hpp"
