@@ -237,6 +237,16 @@ inline void send_ok(seqmq::queue& q, long type, std::string_view payload) {
     BOOST_TEST_REQUIRE(r.has_value(), "send: " << why(r));
 }
 
+// A precondition for tests that setuid() to another user: without root they report a skip
+// with the reason (BOOST_AUTO_TEST_CASE(name, *boost::unit_test::precondition(as_root()))).
+struct as_root {
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        boost::test_tools::assertion_result r(::geteuid() == 0);
+        r.message() << "needs root to setuid() to another user";
+        return r;
+    }
+};
+
 // A well-behaved client still gets its work done (after something bad happened to another).
 inline void good_client_works(const daemon_process& d) {
     auto q = seqmq::queue::open("good", seqmq::open_flags::create, 0600, d.options());

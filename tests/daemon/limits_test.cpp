@@ -273,11 +273,7 @@ BOOST_AUTO_TEST_CASE(memory_limit_counts_each_message) {
 
 // --max-queue-bytes (default 16384, msgmnb): a non-root user can neither create a queue above
 // it (EINVAL, as msgget cannot) nor raise msg_qbytes above it (EPERM, as IPC_SET); root can.
-BOOST_AUTO_TEST_CASE(non_root_capacity_at_most_msgmnb) {
-    if (::geteuid() != 0) {
-        BOOST_TEST_MESSAGE("skipped: needs root to setuid() to another user");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(non_root_capacity_at_most_msgmnb, *boost::unit_test::precondition(as_root())) {
     constexpr std::size_t msgmnb = 16384;
     daemon_process d; // the default --max-queue-bytes
     BOOST_TEST(info_of(d).max_queue_bytes == msgmnb);

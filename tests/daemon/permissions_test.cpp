@@ -76,11 +76,8 @@ struct identity {
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(refused_exactly_where_sysv_refuses) {
-    if (::geteuid() != 0) {
-        BOOST_TEST_MESSAGE("skipped: needs root to setuid() to another user");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(refused_exactly_where_sysv_refuses,
+                     *boost::unit_test::precondition(as_root())) {
     daemon_process d;
     const identity others[] = {{65534, 65534, "other user, other group"},
                                {65534, 0, "other user, owner's group"}};
@@ -123,11 +120,8 @@ BOOST_AUTO_TEST_CASE(refused_exactly_where_sysv_refuses) {
             }
 }
 
-BOOST_AUTO_TEST_CASE(owner_may_do_everything_its_mode_allows) {
-    if (::geteuid() != 0) {
-        BOOST_TEST_MESSAGE("skipped: needs root to setuid() to another user");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(owner_may_do_everything_its_mode_allows,
+                     *boost::unit_test::precondition(as_root())) {
     daemon_process d;
     // Created by uid 65534 itself: the owner bits apply; set and remove are the owner's.
     child c([&] {
