@@ -921,11 +921,9 @@ void requests::on_wait_delivery(request& r) {
     model::hosted_queue* q = r.c.queue;
     if (!q || !r.c.attached || r.c.waits_on_delivery)
         return;
-    auto d = deliveries_.find(q);
-    if (d == deliveries_.end())
+    if (!deliveries_.contains(q))
         return;
     r.c.waits_on_delivery = true;
-    ++d->second.waiting;
     learn_taken(*q);
     if (q->window_count() > 0 || q->next_to_feed())
         return; // there is, or will be, a record for it
@@ -940,8 +938,6 @@ void requests::stop_waiting_on_delivery(session& c, bool gave_up) {
     if (!c.queue)
         return;
     c.queue->end_window_wait(&c, gave_up);
-    if (auto d = deliveries_.find(c.queue); d != deliveries_.end())
-        --d->second.waiting;
 }
 
 void requests::on_sync(request& r) {

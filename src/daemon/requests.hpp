@@ -149,7 +149,6 @@ private:
     struct delivery {
         std::unique_ptr<delivery_socket> socket;
         model::hosted_queue* queue;
-        std::size_t waiting = 0;  // attached sessions that wait on it (wait_delivery)
         std::uint32_t events = 0; // what epoll watches on the writing end
         // The sessions attached, and the smallest buffer they take records with: a longer
         // message is not written, `ask` records are, one for each of them.
