@@ -442,12 +442,20 @@ void requests::zero_credit(session& c) {
     c.credit = {};
 }
 
+void requests::end_of_turn(session& c) {
+    if (!c.sent_in_batch)
+        return;
+    if (c.queue)
+        learn_taken(*c.queue); // room a receiver made counts
+    grant_credit(c);
+}
+
+// (The caller has learned what receivers took from the delivery socket.)
 void requests::grant_credit(session& c) {
     c.sent_in_batch = false;
     model::hosted_queue* q = c.queue;
     if (!q || c.dead || c.revoke_pending)
         return;
-    learn_taken(*q);
     auto add = model::credit_to_grant(*q, c.credit, options_.credit_window);
     if (!add)
         return;

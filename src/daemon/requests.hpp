@@ -27,10 +27,7 @@ public:
     /// Serves one record of c that session_table::check() accepted.
     void serve(session& c, const detail::frame_header& h, std::span<const std::byte> body);
     /// After c's records of one turn: more credit if it was sending.
-    void end_of_turn(session& c) {
-        if (c.sent_in_batch)
-            grant_credit(c);
-    }
+    void end_of_turn(session& c);
     /// A departing client: its waits and credit are forgotten; what it held unacknowledged
     /// goes back to its queues, each message to its place.
     void forget(session& c);

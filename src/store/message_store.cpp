@@ -103,11 +103,6 @@ const queued_message* message_store::at(std::size_t position) const noexcept {
     return &*it;
 }
 
-const queued_message* message_store::find_arrival(std::uint64_t arrival) const noexcept {
-    auto it = all_.find(arrival);
-    return it == all_.end() ? nullptr : &*it;
-}
-
 const queued_message* message_store::oldest() const noexcept {
     return all_.empty() ? nullptr : &*all_.begin();
 }

@@ -63,9 +63,6 @@ public:
     /// Removes every message and gives their memory back to the system.
     void clear() noexcept;
 
-    /// The message that arrived as `arrival`, or nullptr. O(log n).
-    const queued_message* find_arrival(std::uint64_t arrival) const noexcept;
-
     /// The message at `position` in arrival order (0 = oldest), or nullptr. O(position).
     const queued_message* at(std::size_t position) const noexcept;
 

@@ -3,6 +3,7 @@
 // with EIDRM to a waiter, and EINTR.
 #define BOOST_TEST_MODULE seqmqd C API
 #include "daemon_fixture.hpp"
+#include "kernel_queue.hpp"
 
 #include <seqmq/seqmq.h>
 
@@ -29,12 +30,7 @@ struct pair_of_queues {
     seqmq_t* dq = nullptr;
 
     explicit pair_of_queues(const char* name) {
-        sysv = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-        BOOST_TEST_REQUIRE(sysv >= 0);
-        msqid_ds ds{};
-        ::msgctl(sysv, IPC_STAT, &ds);
-        ds.msg_qbytes = capacity;
-        BOOST_TEST_REQUIRE(::msgctl(sysv, IPC_SET, &ds) == 0);
+        sysv = seqmq_test::private_kernel_queue(capacity);
         dq = seqmq_queue_open(name, IPC_CREAT | IPC_EXCL, 0600);
         BOOST_TEST_REQUIRE(dq != nullptr, std::strerror(errno));
         msqid_ds dds{};

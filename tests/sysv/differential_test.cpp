@@ -47,6 +47,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "kernel_queue.hpp"
 #include "sysv/operation_generator.hpp"
 
 static_assert(SEQMQ_MSG_EXCEPT == MSG_EXCEPT);
@@ -156,15 +157,7 @@ public:
 
 class sysv_queue final : public queue_under_test {
 public:
-    explicit sysv_queue(std::size_t capacity) {
-        id_ = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-        BOOST_TEST_REQUIRE(id_ >= 0, "msgget: " << std::strerror(errno));
-        msqid_ds ds{};
-        BOOST_TEST_REQUIRE(::msgctl(id_, IPC_STAT, &ds) == 0, "IPC_STAT: " << std::strerror(errno));
-        ds.msg_qbytes = capacity;
-        BOOST_TEST_REQUIRE(::msgctl(id_, IPC_SET, &ds) == 0,
-                           "IPC_SET msg_qbytes=" << capacity << ": " << std::strerror(errno));
-    }
+    explicit sysv_queue(std::size_t capacity) { id_ = seqmq_test::private_kernel_queue(capacity); }
     ~sysv_queue() override { ::msgctl(id_, IPC_RMID, nullptr); }
     sysv_queue(const sysv_queue&) = delete;
     sysv_queue& operator=(const sysv_queue&) = delete;

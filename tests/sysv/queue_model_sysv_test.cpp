@@ -25,6 +25,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "daemon/model/hosted_queue.hpp"
+#include "kernel_queue.hpp"
 #include "recording_completion.hpp"
 #include "store/sysv_rules.hpp"
 #include "sysv/operation_generator.hpp"
@@ -125,13 +126,7 @@ std::string describe(const stat_counts& s) {
 class kernel_queue {
 public:
     explicit kernel_queue(std::size_t capacity) {
-        id_ = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-        BOOST_TEST_REQUIRE(id_ >= 0, "msgget: " << std::strerror(errno));
-        msqid_ds ds{};
-        BOOST_TEST_REQUIRE(::msgctl(id_, IPC_STAT, &ds) == 0, "IPC_STAT: " << std::strerror(errno));
-        ds.msg_qbytes = capacity;
-        BOOST_TEST_REQUIRE(::msgctl(id_, IPC_SET, &ds) == 0,
-                           "IPC_SET msg_qbytes=" << capacity << ": " << std::strerror(errno));
+        id_ = seqmq_test::private_kernel_queue(capacity);
     }
     ~kernel_queue() { ::msgctl(id_, IPC_RMID, nullptr); }
     kernel_queue(const kernel_queue&) = delete;

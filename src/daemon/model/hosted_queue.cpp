@@ -1,5 +1,6 @@
 #include "daemon/model/hosted_queue.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -145,19 +146,18 @@ const queued_message* hosted_queue::find(selector which) noexcept {
     const queued_message* m = store_.find(which);
     if (!m || m != due_)
         return m;
-    // Look past it: out of the store for the search, then back at its place (the head).
+    // Look past it: out of the store for the search, then back at its place. (It is the
+    // oldest message: a receiver waits on the window only while nothing is queued, and the
+    // first message to come is due to it. So this is rare, and O(log n).)
     const queued_message saved = *due_;
-    std::vector<std::byte> data(due_->payload().begin(), due_->payload().end());
+    due_copy_.assign(due_->payload().begin(), due_->payload().end());
     const bool fed = window_count_ > 0 && last_fed_ == due_;
     store_.pop(*due_);
-    const queued_message* other = store_.find(which);
-    const std::uint64_t other_arrival = other ? other->arrival : 0;
-    due_ = &store_.push(saved.type, data, saved.sender_pid, saved.arrival);
+    const queued_message* other = store_.find(which); // stays valid across the push
+    due_ = &store_.push(saved.type, due_copy_, saved.sender_pid, saved.arrival);
     if (fed)
         last_fed_ = due_;
-    if (!other)
-        return nullptr;
-    return store_.find_arrival(other_arrival);
+    return other;
 }
 
 void hosted_queue::take(const queued_message& m, pid_t pid) noexcept {
@@ -304,22 +304,18 @@ void hosted_queue::admit_senders() {
 }
 
 bool hosted_queue::cancel(const void* owner, std::uint64_t request) {
-    auto match = [&](const auto& w) { return w.who.owner == owner && w.who.request == request; };
-    for (auto it = receivers_.begin(); it != receivers_.end(); ++it)
-        if (match(*it)) {
-            const waiter who = it->who;
-            receivers_.erase(it);
-            done_.fail(who, ECANCELED);
-            return true;
-        }
-    for (auto it = senders_.begin(); it != senders_.end(); ++it)
-        if (match(*it)) {
-            const waiter who = it->who;
-            senders_.erase(it);
-            done_.fail(who, ECANCELED);
-            return true;
-        }
-    return false;
+    auto cancel_in = [&](auto& waits) {
+        auto it = std::find_if(waits.begin(), waits.end(), [&](const auto& w) {
+            return w.who.owner == owner && w.who.request == request;
+        });
+        if (it == waits.end())
+            return false;
+        const waiter who = it->who;
+        waits.erase(it);
+        done_.fail(who, ECANCELED);
+        return true;
+    };
+    return cancel_in(receivers_) || cancel_in(senders_);
 }
 
 void hosted_queue::forget(const void* owner) {

@@ -261,6 +261,7 @@ private:
     // that it is copied into the window in order, but no other receiver may take it.
     const queued_message* due_ = nullptr;
     const void* due_to_ = nullptr;
+    std::vector<std::byte> due_copy_; // find() looking past it
     void forget_due(const queued_message* gone) noexcept {
         if (gone == due_)
             due_ = nullptr, due_to_ = nullptr;
