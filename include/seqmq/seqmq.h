@@ -53,9 +53,11 @@ seqmq_t* seqmq_queue_open(const char* name, int flags, int mode);
  *  cgid, mode; msg_qnum, msg_cbytes, msg_qbytes, msg_lspid, msg_lrpid, msg_stime, msg_rtime,
  *  msg_ctime); IPC_SET takes msg_perm.uid, msg_perm.gid, msg_perm.mode and msg_qbytes from *buf;
  *  IPC_RMID removes the queue (waiters get EIDRM). Returns 0, or -1 with errno: EINVAL (another
- *  cmd, a mailbox or sender handle, the queue already removed, msg_qbytes 0), EFAULT (buf NULL
- *  for IPC_STAT/IPC_SET), EACCES (IPC_STAT without read permission), EPERM (IPC_SET/IPC_RMID
- *  by neither owner, creator nor root; msg_qbytes above the daemon's limit). */
+ *  cmd, a mailbox or sender handle, the queue already removed), EFAULT (buf NULL for
+ *  IPC_STAT/IPC_SET), EACCES (IPC_STAT without read permission), EPERM (IPC_SET/IPC_RMID by
+ *  neither owner, creator nor root; msg_qbytes above the daemon's limit), ECONNRESET (the daemon
+ *  went away). IPC_SET with msg_qbytes 0 succeeds, as on Linux; then no message fits, and every
+ *  later send waits (EAGAIN with IPC_NOWAIT). */
 int seqmq_msgctl(seqmq_t* q, int cmd, struct msqid_ds* buf);
 
 /** Closes and frees. Returns 0; -1 and EINVAL if q is NULL. */
@@ -66,7 +68,8 @@ int seqmq_close(seqmq_t* q);
  *  before the call), EAGAIN (full and IPC_NOWAIT), EINTR (signal while waiting), EIDRM (the
  *  mailbox went away; the queue was removed while waiting), EACCES (queue without write
  *  permission), EFAULT (msgp NULL), EPROTO (the mailbox cut the connection for a malformed
- *  record), EOPNOTSUPP (q is a mailbox). */
+ *  record), EOPNOTSUPP (q is a mailbox), ECONNRESET (the daemon went away: the handle stays
+ *  dead, close it and open the queue again). */
 int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg);
 
 /** As msgrcv(2) on Linux, including MSG_EXCEPT and MSG_COPY (copy the message at position msgtyp,
@@ -74,7 +77,8 @@ int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg);
  *  nothing matches), E2BIG (message longer than msgsz without MSG_NOERROR; it stays queued),
  *  EINVAL (MSG_COPY without IPC_NOWAIT or with MSG_EXCEPT; msgsz too large; a queue removed
  *  before the call), EINTR, EFAULT, EIDRM (queue removed while waiting), EACCES (queue without
- *  read permission), EOPNOTSUPP (q is a sender). */
+ *  read permission), EOPNOTSUPP (q is a sender), ECONNRESET (the daemon went away, as for
+ *  seqmq_msgsnd). */
 ssize_t seqmq_msgrcv(seqmq_t* q, void* msgp, size_t msgsz, long msgtyp, int msgflg);
 
 /** A descriptor for poll(2): readable when msgrcv could make progress (mailbox), writable when

@@ -163,6 +163,51 @@ BOOST_AUTO_TEST_CASE(rmid_eidrm_and_einval_like_sysv) {
     q.sysv = -1;
 }
 
+// seqmq.h: IPC_SET with msg_qbytes 0 succeeds, as on Linux, and then nothing fits.
+BOOST_AUTO_TEST_CASE(msg_qbytes_zero_like_sysv) {
+    daemon_process d;
+    pair_of_queues q("qbytes-zero");
+    for (int id : {q.sysv, -1}) {
+        msqid_ds ds{};
+        const bool kernel = id >= 0;
+        BOOST_TEST_REQUIRE(
+            (kernel ? ::msgctl(id, IPC_STAT, &ds) : seqmq_msgctl(q.dq, IPC_STAT, &ds)) == 0);
+        ds.msg_qbytes = 0;
+        BOOST_TEST((kernel ? ::msgctl(id, IPC_SET, &ds) : seqmq_msgctl(q.dq, IPC_SET, &ds)) == 0,
+                   (kernel ? "sysv: " : "seqmq: ") << std::strerror(errno));
+        msqid_ds after{};
+        BOOST_TEST_REQUIRE(
+            (kernel ? ::msgctl(id, IPC_STAT, &after) : seqmq_msgctl(q.dq, IPC_STAT, &after)) == 0);
+        BOOST_TEST(after.msg_qbytes == 0u);
+        msg m{1, ""};
+        errno = 0;
+        BOOST_TEST((kernel ? ::msgsnd(id, &m, 0, IPC_NOWAIT)
+                           : seqmq_msgsnd(q.dq, &m, 0, IPC_NOWAIT)) == -1);
+        BOOST_TEST(errno == EAGAIN, (kernel ? "sysv: " : "seqmq: ") << std::strerror(errno));
+    }
+}
+
+// seqmq.h: after the daemon dies, every call on a handle says ECONNRESET.
+BOOST_AUTO_TEST_CASE(daemon_death_is_econnreset) {
+    daemon_process d;
+    seqmq_t* q = seqmq_queue_open("dies", IPC_CREAT, 0600);
+    BOOST_TEST_REQUIRE(q != nullptr, std::strerror(errno));
+    msg m{1, "x"};
+    BOOST_TEST_REQUIRE(seqmq_msgsnd(q, &m, 1, 0) == 0);
+    d.kill_hard();
+    errno = 0;
+    BOOST_TEST(seqmq_msgrcv(q, &m, sizeof m.mtext, 2, IPC_NOWAIT) == -1);
+    BOOST_TEST(errno == ECONNRESET, std::strerror(errno));
+    errno = 0;
+    BOOST_TEST(seqmq_msgsnd(q, &m, 1, IPC_NOWAIT) == -1);
+    BOOST_TEST(errno == ECONNRESET, std::strerror(errno));
+    msqid_ds ds{};
+    errno = 0;
+    BOOST_TEST(seqmq_msgctl(q, IPC_STAT, &ds) == -1);
+    BOOST_TEST(errno == ECONNRESET, std::strerror(errno));
+    BOOST_TEST(seqmq_close(q) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(signal_while_waiting_is_eintr) {
     daemon_process d;
     pair_of_queues q("eintr");

@@ -105,6 +105,12 @@ public:
 
     bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0 && !zombie(); }
 
+    // SIGKILL, as a crash: no clean stop to check afterwards.
+    void kill_hard() {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(std::exchange(pid_, -1), nullptr, 0);
+    }
+
     const std::string& address_text() const { return address_; }
     const std::string& socket_path() const { return socket_; }
     const std::string& dir() const { return dir_; }
