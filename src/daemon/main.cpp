@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace {
@@ -176,16 +177,27 @@ int main(int argc, char** argv) {
 
     auto server = seqmq::daemon::server::open(options);
     if (!server) {
-        std::string where;
-        for (const auto& a : options.listen)
+        std::string where, why;
+        for (const auto& a : options.listen) {
             where += " " + a.to_string();
+            struct stat st;
+            if (server.error() == std::errc::address_in_use &&
+                a.family() == seqmq::address_family::unix_path &&
+                ::lstat(a.name().c_str(), &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                    why = " (" + a.name() + " is a file that is not a socket: seqmqd never " +
+                          "replaces one; remove it or choose another path)";
+                else if (st.st_uid != ::geteuid())
+                    why = " (" + a.name() + " is a socket of uid " + std::to_string(st.st_uid) +
+                          ": only a dead socket of this user is replaced)";
+            }
+        }
+        if (why.empty() && server.error() == std::errc::address_in_use)
+            why = " (another seqmqd is running there)";
+        else if (server.error() == std::errc::permission_denied)
+            why = " (choose another path with --listen or $SEQMQ_DAEMON)";
         std::fprintf(stderr, "seqmqd: cannot listen on%s: %s%s\n", where.c_str(),
-                     server.error().message().c_str(),
-                     server.error() == std::errc::address_in_use
-                         ? " (another seqmqd is running there)"
-                     : server.error() == std::errc::permission_denied
-                         ? " (choose another path with --listen or $SEQMQ_DAEMON)"
-                         : "");
+                     server.error().message().c_str(), why.c_str());
         return 1;
     }
     auto ran = server->run(stop_fd);

@@ -40,7 +40,12 @@ constexpr std::size_t trim_after = 8u << 20;    // memory freed before it goes b
 
 struct server::impl {
     server_options options;
-    std::vector<std::pair<address, const transport*>> listen_at;
+    struct bound_at {
+        address where;
+        const transport* via;
+        bound_file file;
+    };
+    std::vector<bound_at> listen_at;
     std::vector<unique_fd> listeners;
     unique_fd poller;
     session_table sessions;
@@ -74,8 +79,8 @@ struct server::impl {
 
     ~impl() {
         listeners.clear();
-        for (auto& [where, via] : listen_at)
-            via->unbind(where);
+        for (auto& [where, via, file] : listen_at)
+            via->unbind(where, file);
     }
 
     void accept_all(int listener, const transport* via) {
@@ -204,7 +209,7 @@ struct server::impl {
                 }
                 if (tag >= first_listener_tag && tag < first_listener_tag + listeners.size()) {
                     std::size_t k = tag - first_listener_tag;
-                    accept_all(listeners[k].get(), listen_at[k].second);
+                    accept_all(listeners[k].get(), listen_at[k].via);
                     continue;
                 }
                 if (tag & requests::delivery_tag) {
@@ -253,9 +258,10 @@ result<server> server::open(const server_options& options) {
             if (ec)
                 return std::unexpected(ec);
         }
-        auto fd = (*via)->listen(where, 128, true);
-        if (!fd)
-            return std::unexpected(fd.error());
+        auto bound = (*via)->listen(where, 128, true);
+        if (!bound)
+            return std::unexpected(bound.error());
+        auto* fd = &bound->fd;
         if (where.family() == address_family::unix_path &&
             ::chmod(where.name().c_str(), options.socket_mode) < 0)
             return std::unexpected(last_error());
@@ -263,7 +269,7 @@ result<server> server::open(const server_options& options) {
         if (::epoll_ctl(s->poller.get(), EPOLL_CTL_ADD, fd->get(), &ev) < 0)
             return std::unexpected(last_error());
         s->listeners.push_back(std::move(*fd));
-        s->listen_at.emplace_back(where, *via);
+        s->listen_at.push_back({where, *via, bound->file});
         log().info("listening on {}", where.to_string());
     }
     return server(std::move(s));

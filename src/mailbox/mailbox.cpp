@@ -68,6 +68,7 @@ struct mailbox::impl {
     const transport* via = nullptr;
     mailbox_options options;
     unique_fd listener;
+    bound_file listener_file; // what unbind() may remove
     unique_fd poller;
     // Created on the first native_handle(): an epoll over `poller` and an eventfd that is
     // readable while the stash holds messages.
@@ -102,7 +103,7 @@ struct mailbox::impl {
         for (auto& c : connections)
             via->close_connection(std::move(c->fd));
         listener.reset();
-        via->unbind(where);
+        via->unbind(where, listener_file);
     }
 
     // --- connections -------------------------------------------------------------------------
@@ -528,7 +529,8 @@ result<mailbox> mailbox::open(const address& where_given, const mailbox_options&
     if (!listener)
         return std::unexpected(listener.error());
     auto p = std::make_unique<impl>(where, *via, options);
-    p->listener = std::move(*listener);
+    p->listener = std::move(listener->fd);
+    p->listener_file = listener->file;
     p->poller.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!p->poller)
         return std::unexpected(last_error());

@@ -38,10 +38,10 @@ public:
 
     std::size_t max_payload() const noexcept override { return TIPC_MAX_USER_MSG_SIZE - 24; }
 
-    result<unique_fd> listen(const address& where, int backlog, bool) const override {
+    result<listening> listen(const address& where, int backlog, bool) const override {
         auto fd = new_socket();
         if (!fd)
-            return fd;
+            return std::unexpected(fd.error());
         sockaddr_tipc sa{};
         sa.family = AF_TIPC;
         sa.addrtype = TIPC_SERVICE_RANGE;
@@ -55,7 +55,7 @@ public:
             return std::unexpected(last_error());
         if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
             return std::unexpected(last_error());
-        return fd;
+        return listening{std::move(*fd), {}};
     }
 
     result<unique_fd> connect(const address& where, const deadline& until) const override {

@@ -19,6 +19,20 @@ struct peer_identity {
     bool has_credentials = false; ///< SO_PEERCRED was available (AF_UNIX)
 };
 
+/// The file a listener put in the file system (an AF_UNIX path socket), so that only that file is
+/// removed again: never one that replaced it meanwhile.
+struct bound_file {
+    dev_t device = 0;
+    ino_t inode = 0;
+    bool exists = false;
+};
+
+/// A listening socket and what it left in the file system.
+struct listening {
+    unique_fd fd;
+    bound_file file;
+};
+
 /// The one interface between the queue core and a socket family. The core never names a family;
 /// each transport knows how to bind, connect and close its SOCK_SEQPACKET sockets. All sockets
 /// returned are non-blocking and close-on-exec.
@@ -35,9 +49,11 @@ public:
     /// Largest payload (after the frame header) one record can carry on this transport.
     virtual std::size_t max_payload() const noexcept = 0;
 
-    /// A listening socket bound to `where`.
-    /// Errors: address_in_use; the errno of socket/bind/listen.
-    virtual result<unique_fd> listen(const address& where, int backlog,
+    /// A listening socket bound to `where`. With replace_stale, an AF_UNIX path that is taken by
+    /// a socket file of this euid that nobody listens on (its listener died) is replaced; any
+    /// other file there (a regular file, a directory, another uid's socket) is left alone.
+    /// Errors: address_in_use (the path or name is taken); the errno of socket/bind/listen.
+    virtual result<listening> listen(const address& where, int backlog,
                                      bool replace_stale) const = 0;
 
     /// A socket connected, or (TIPC) connecting, to `where`: on TIPC the connection is
@@ -63,8 +79,9 @@ public:
     /// Ends a connection so the peer sees end of stream rather than a reset.
     virtual void close_connection(unique_fd fd) const noexcept { fd.reset(); }
 
-    /// Undoes what listen() left behind in the file system, if anything.
-    virtual void unbind(const address&) const noexcept {}
+    /// Undoes what listen() left behind in the file system, if anything: removes `file` if it is
+    /// still at `where`.
+    virtual void unbind(const address&, const bound_file&) const noexcept {}
 };
 
 /// The transport of a resolved (not auto:) address.

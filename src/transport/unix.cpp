@@ -42,10 +42,10 @@ public:
     // to the unprivileged maximum; this limit stays below the default wmem_max of 212992.
     std::size_t max_payload() const noexcept override { return 212992 - 32 - 24; }
 
-    result<unique_fd> listen(const address& where, int backlog, bool replace_stale) const override {
+    result<listening> listen(const address& where, int backlog, bool replace_stale) const override {
         auto fd = new_socket();
         if (!fd)
-            return fd;
+            return std::unexpected(fd.error());
         sockaddr_un sun;
         socklen_t len = fill(where, sun);
         if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&sun), len) < 0) {
@@ -53,14 +53,18 @@ public:
             if (err != std::errc::address_in_use || where.family() != address_family::unix_path ||
                 !replace_stale || !is_stale(where))
                 return std::unexpected(err);
-            // The file is left by a mailbox that died: nothing accepts on it any more.
+            // A socket file of ours left by a listener that died: nothing accepts on it any more.
             ::unlink(where.name().c_str());
             if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&sun), len) < 0)
                 return std::unexpected(last_error());
         }
         if (::listen(fd->get(), backlog) < 0)
             return std::unexpected(last_error());
-        return fd;
+        listening l{std::move(*fd), {}};
+        struct stat st;
+        if (where.family() == address_family::unix_path && ::lstat(where.name().c_str(), &st) == 0)
+            l.file = {st.st_dev, st.st_ino, true};
+        return l;
     }
 
     result<unique_fd> connect(const address& where, const deadline& until) const override {
@@ -130,13 +134,24 @@ public:
         return {cred.pid, cred.uid, cred.gid, true};
     }
 
-    void unbind(const address& where) const noexcept override {
-        if (where.family() == address_family::unix_path)
+    // Another process may have replaced the file since (a new mailbox on the path after this one
+    // was taken for dead): only the file this listener made is removed.
+    void unbind(const address& where, const bound_file& file) const noexcept override {
+        struct stat st;
+        if (where.family() == address_family::unix_path && file.exists &&
+            ::lstat(where.name().c_str(), &st) == 0 && st.st_dev == file.device &&
+            st.st_ino == file.inode)
             ::unlink(where.name().c_str());
     }
 
 private:
+    // A socket file of this euid (lstat: never through a symbolic link) whose listener is gone:
+    // connect() is refused. A regular file refuses connect() too; it is not stale, it is data.
     static bool is_stale(const address& where) noexcept {
+        struct stat st;
+        if (::lstat(where.name().c_str(), &st) < 0 || !S_ISSOCK(st.st_mode) ||
+            st.st_uid != ::geteuid())
+            return false;
         auto probe = new_socket();
         if (!probe)
             return false;

@@ -301,3 +301,33 @@ BOOST_AUTO_TEST_CASE(unacknowledged_batch_returns_to_its_places) {
     for (std::size_t i = 0; i < 4; ++i)
         BOOST_TEST(text((*all)[i].data) == in_order[i]);
 }
+
+// --listen on a path taken by a regular file: seqmqd refuses to start and the file stays (a
+// regular file refuses connect() as a dead socket does; it used to be unlinked as one).
+BOOST_AUTO_TEST_CASE(listen_on_a_regular_file_is_refused_and_the_file_kept) {
+    char tmpl[] = "/tmp/seqmqd-file-XXXXXX";
+    BOOST_TEST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string path = std::string(tmpl) + "/data";
+    {
+        FILE* f = std::fopen(path.c_str(), "w");
+        BOOST_TEST_REQUIRE(f != nullptr);
+        std::fputs("keep me\n", f);
+        std::fclose(f);
+    }
+    const std::string listen = "unix:" + path;
+    child daemon([&] {
+        int devnull = ::open("/dev/null", O_WRONLY);
+        ::dup2(devnull, 2);
+        ::execl(SEQMQD_PATH, SEQMQD_PATH, "--listen", listen.c_str(), nullptr);
+        return 127;
+    });
+    BOOST_TEST(daemon.wait(10s) != 0);
+    std::string kept;
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+        char buf[64];
+        kept.assign(buf, std::fread(buf, 1, sizeof buf, f));
+        std::fclose(f);
+    }
+    BOOST_TEST(kept == "keep me\n");
+    std::filesystem::remove_all(tmpl);
+}

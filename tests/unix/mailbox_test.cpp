@@ -513,6 +513,81 @@ BOOST_AUTO_TEST_CASE(path_addresses_replace_stale_sockets) {
     BOOST_TEST(text(m.receive()->data) == "after stale");
 }
 
+std::string file_text(const std::string& path) {
+    std::string all;
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+        char buf[256];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;)
+            all.append(buf, n);
+        std::fclose(f);
+    }
+    return all;
+}
+
+// A regular file refuses connect() as a dead socket does: it is data, never replaced.
+BOOST_AUTO_TEST_CASE(a_regular_file_on_the_path_is_never_replaced) {
+    std::string path = "/tmp/seqmq-test-" + std::to_string(::getpid()) + ".file";
+    {
+        FILE* f = std::fopen(path.c_str(), "w");
+        BOOST_TEST_REQUIRE(f != nullptr);
+        std::fputs("data\n", f);
+        std::fclose(f);
+    }
+    auto a = *address::parse("unix:" + path);
+    BOOST_TEST((mailbox::open(a).error() == std::errc::address_in_use));
+    BOOST_TEST(file_text(path) == "data\n");
+    // A symbolic link to a dead socket is not followed to it either.
+    std::string dead = path + ".dead";
+    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::strcpy(sun.sun_path, dead.c_str());
+    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    ::close(fd);
+    std::string link = path + ".link";
+    BOOST_TEST_REQUIRE(::symlink(dead.c_str(), link.c_str()) == 0);
+    BOOST_TEST(
+        (mailbox::open(*address::parse("unix:" + link)).error() == std::errc::address_in_use));
+    struct stat st;
+    BOOST_TEST(::lstat(link.c_str(), &st) == 0);
+    BOOST_TEST(S_ISLNK(st.st_mode));
+    ::unlink(link.c_str());
+    ::unlink(dead.c_str());
+
+    // A mailbox whose file was replaced meanwhile removes nothing when it closes.
+    std::string moved = path + ".sock";
+    {
+        auto m = open_mailbox(*address::parse("unix:" + moved));
+        BOOST_TEST_REQUIRE(::unlink(moved.c_str()) == 0);
+        BOOST_TEST_REQUIRE(::rename(path.c_str(), moved.c_str()) == 0);
+    }
+    BOOST_TEST(file_text(moved) == "data\n");
+    ::unlink(moved.c_str());
+}
+
+// Another uid's dead socket is not ours to replace.
+BOOST_AUTO_TEST_CASE(another_uids_dead_socket_is_not_replaced,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                         boost::test_tools::assertion_result r(::geteuid() == 0);
+                         r.message() << "needs root to make a socket file of another uid";
+                         return r;
+                     })) {
+    std::string path = "/tmp/seqmq-test-" + std::to_string(::getpid()) + ".other";
+    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::strcpy(sun.sun_path, path.c_str());
+    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    ::close(fd);
+    BOOST_TEST_REQUIRE(::lchown(path.c_str(), 65534, 65534) == 0);
+    BOOST_TEST(
+        (mailbox::open(*address::parse("unix:" + path)).error() == std::errc::address_in_use));
+    struct stat st;
+    BOOST_TEST_REQUIRE(::lstat(path.c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == 65534u);
+    ::unlink(path.c_str());
+}
+
 #endif
 
 BOOST_AUTO_TEST_CASE(sender_waits_for_mailbox_to_appear) {
