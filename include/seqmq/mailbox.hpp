@@ -33,7 +33,9 @@ struct mailbox_options {
     /// While exactly one sender is connected, a receive that has to wait first blocks in recv()
     /// on that sender's socket for up to this long — one system call per message, as on a raw
     /// socket — and only then waits on every socket (epoll_wait, then recv). The price: a
-    /// sender connecting meanwhile is noticed up to this much later. 0 turns it off.
+    /// sender connecting meanwhile is noticed up to this much (plus one kernel tick) later,
+    /// however fast the first one sends: every socket is looked at at least once per
+    /// direct_wait. 0 turns it off.
     std::chrono::microseconds direct_wait{1000};
 };
 

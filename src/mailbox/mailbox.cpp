@@ -85,6 +85,9 @@ struct mailbox::impl {
     std::vector<connection*> parked;
     std::size_t next_ready = 0;
     bool accept_pending = true; // connections may have queued before the first look
+    // When epoll was last asked: direct waits in a row never go longer than direct_wait
+    // without asking it again (a busy sender would otherwise hide every other socket).
+    std::chrono::steady_clock::time_point looked_at{};
     bool room_freed = false;
     bool received_any = false;
     std::uint64_t next_arrival = 1;
@@ -203,6 +206,8 @@ struct mailbox::impl {
     result<int> poll_events(int ms) {
         std::array<epoll_event, 64> events;
         int n = ::epoll_wait(poller.get(), events.data(), int(events.size()), ms);
+        if (options.direct_wait.count() > 0)
+            looked_at = std::chrono::steady_clock::now();
         if (n < 0)
             return std::unexpected(last_error()); // EINTR included: a signal ends a wait
         for (int i = 0; i < n; ++i) {
@@ -333,6 +338,16 @@ struct mailbox::impl {
             options.capacity - stash.bytes() < options.max_message_size ||
             !until.leaves(options.direct_wait))
             return nullptr;
+        // A sender that never pauses keeps recv() below from ever timing out: look at every
+        // socket (without waiting) once per direct_wait, so a new connection or another
+        // socket is noticed at most direct_wait (plus one kernel tick) late all the same.
+        if (std::chrono::steady_clock::now() - looked_at >= options.direct_wait) {
+            auto n = poll_events(0);
+            if (!n)
+                return std::unexpected(n.error());
+            if (!ready.empty() || accept_pending)
+                return nullptr; // the caller attends to them first
+        }
         connection& c = *connections.front();
         if (!c.direct) {
             // Every other read and send of the mailbox says MSG_DONTWAIT: only recv() here
@@ -409,6 +424,8 @@ struct mailbox::impl {
                         return *done;
                     continue;
                 }
+                if (!ready.empty() || accept_pending)
+                    continue; // its look at epoll found work
             }
             auto n = poll_events(until ? until->poll_ms() : 0);
             if (!n)

@@ -448,6 +448,70 @@ BOOST_AUTO_TEST_CASE(direct_wait_on_the_only_sender) {
     BOOST_TEST(text(std::span(after->data)) == "after");
 }
 
+// A sender that never pauses long enough for a direct wait to time out must not hide the
+// listener: a sender connecting meanwhile is served within direct_wait and a kernel tick (here
+// within 1 s, a wide margin for a loaded machine; it used to wait until the first one stopped).
+BOOST_AUTO_TEST_CASE(a_busy_only_sender_does_not_lock_out_a_late_one) {
+    using clock = std::chrono::steady_clock;
+    auto a = unique_address("busy");
+    auto m = open_mailbox(a); // direct_wait: the default, 1 ms
+    const auto stop_at = clock::now() + 4s;
+    pid_t fast = ::fork();
+    BOOST_TEST_REQUIRE(fast >= 0);
+    if (fast == 0) {
+        auto s = sender::connect(a);
+        if (!s)
+            ::_exit(2);
+        while (clock::now() < stop_at) {
+            // As fast as it can: the owner's recv() never has to wait, let alone time out.
+            if (!s->send(1, bytes("busy")))
+                ::_exit(3);
+        }
+        ::_exit(0);
+    }
+    pid_t late = ::fork();
+    BOOST_TEST_REQUIRE(late >= 0);
+    if (late == 0) {
+        std::this_thread::sleep_for(300ms);
+        auto s = sender::connect(a);
+        if (!s)
+            ::_exit(2);
+        // The send time travels in the message: CLOCK_MONOTONIC is the same in every process.
+        const auto sent = clock::now().time_since_epoch().count();
+        if (!s->send(2, std::as_bytes(std::span(&sent, 1))))
+            ::_exit(3);
+        ::_exit(0);
+    }
+    std::optional<clock::duration> waited;
+    std::size_t busy = 0;
+    while (!waited && clock::now() < stop_at + 2s) {
+        auto r = m.receive(selector::any(), receive_flags::none, 1s);
+        if (!r)
+            continue;
+        if (r->type == 1) {
+            ++busy;
+            continue;
+        }
+        clock::rep sent;
+        BOOST_TEST_REQUIRE(r->data.size() == sizeof sent);
+        std::memcpy(&sent, r->data.data(), sizeof sent);
+        waited = clock::now() - clock::time_point(clock::duration(sent));
+    }
+    const bool fast_still_sending = clock::now() < stop_at;
+    BOOST_TEST(seqmq::test::exit_code(seqmq::test::wait_for_child(late, 10s)) == 0);
+    // Drain while the busy one runs out its time, so that its sends never wait for ever.
+    BOOST_TEST(seqmq::test::exit_code(seqmq::test::wait_for_child(fast, 10s, [&] {
+                   while (m.receive(selector::any(), receive_flags::nowait))
+                       ;
+               })) == 0);
+    BOOST_TEST_REQUIRE(waited.has_value(), "the late sender's message never came");
+    BOOST_TEST_MESSAGE("late sender's message waited "
+                       << std::chrono::duration_cast<std::chrono::microseconds>(*waited).count()
+                       << " us behind " << busy << " messages of the busy one");
+    BOOST_TEST(fast_still_sending, "the busy sender had stopped: the test proved nothing");
+    BOOST_TEST((*waited < 1s));
+}
+
 BOOST_AUTO_TEST_CASE(send_errors) {
     auto a = unique_address("senderr");
     seqmq::mailbox_options o;
