@@ -85,9 +85,10 @@ struct mailbox::impl {
     std::vector<connection*> parked;
     std::size_t next_ready = 0;
     bool accept_pending = true; // connections may have queued before the first look
-    // When epoll was last asked: direct waits in a row never go longer than direct_wait
-    // without asking it again (a busy sender would otherwise hide every other socket).
-    std::chrono::steady_clock::time_point looked_at{};
+    // When epoll was last asked (coarse_monotonic): direct waits in a row never go longer than
+    // direct_wait, rounded up to a tick, without asking it again (a busy sender would otherwise
+    // hide every other socket).
+    std::chrono::nanoseconds looked_at{};
     bool room_freed = false;
     bool received_any = false;
     std::uint64_t next_arrival = 1;
@@ -207,7 +208,7 @@ struct mailbox::impl {
         std::array<epoll_event, 64> events;
         int n = ::epoll_wait(poller.get(), events.data(), int(events.size()), ms);
         if (options.direct_wait.count() > 0)
-            looked_at = std::chrono::steady_clock::now();
+            looked_at = coarse_monotonic();
         if (n < 0)
             return std::unexpected(last_error()); // EINTR included: a signal ends a wait
         for (int i = 0; i < n; ++i) {
@@ -341,7 +342,7 @@ struct mailbox::impl {
         // A sender that never pauses keeps recv() below from ever timing out: look at every
         // socket (without waiting) once per direct_wait, so a new connection or another
         // socket is noticed at most direct_wait (plus one kernel tick) late all the same.
-        if (std::chrono::steady_clock::now() - looked_at >= options.direct_wait) {
+        if (coarse_monotonic() - looked_at >= options.direct_wait) {
             auto n = poll_events(0);
             if (!n)
                 return std::unexpected(n.error());

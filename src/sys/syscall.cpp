@@ -15,6 +15,12 @@ std::chrono::system_clock::time_point coarse_now() noexcept {
             std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
+std::chrono::nanoseconds coarse_monotonic() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 int deadline::poll_ms() const noexcept {
     if (forever_)
         return -1;
