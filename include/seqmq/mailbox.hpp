@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <sys/types.h>
 #include <vector>
@@ -21,8 +22,22 @@ struct mailbox_options {
     std::size_t capacity = 16384;
     /// Largest payload accepted (msgmax). At most 66000 - 24 on TIPC.
     std::size_t max_message_size = 8192;
-    /// Most sender connections at once; further ones are accepted and closed at once.
+    /// Most sender connections at once; a further one is refused (accepted, told EUSERS and
+    /// closed: its sends fail with EUSERS, "too many users"), never an older one dropped.
     std::size_t max_connections = 1024;
+    /// Who may send, as the kernel's ipcperms() decides msgsnd's access: each sender's
+    /// credentials (SO_PEERCRED, SO_PEERGROUPS) against `owner_uid`/`owner_gid` and the write
+    /// bits of `mode` (0200 owner, 0020 group, 0002 other); uid 0 passes. A refused sender is
+    /// told EACCES and cut (counted in mailbox_stat::refused_access): what it sent before the
+    /// mailbox looked at its connection is discarded, and its sends fail with EACCES from then
+    /// on. TIPC senders carry no credentials: they are "other". std::nullopt: the default of the
+    /// address — 0600 (owner only) on unix:@name, where anyone could otherwise connect; 0666 on
+    /// unix:/path (the socket file's mode, from the umask, already decides who may connect) and
+    /// on TIPC (no credentials: say 0600 there and no TIPC sender gets in).
+    std::optional<unsigned> mode;
+    /// The owner for that check; std::nullopt: the effective uid (gid) of the opening process.
+    std::optional<uid_t> owner_uid;
+    std::optional<gid_t> owner_gid;
     /// listen() backlog.
     int backlog = 128;
     /// unix:/path only: replace a stale socket file left by a process that died.
@@ -53,6 +68,11 @@ struct mailbox_stat {
     std::chrono::system_clock::time_point change_time{};       ///< msg_ctime: open time
     std::size_t connections = 0;
     std::uint64_t protocol_errors = 0; ///< connections cut for malformed records
+    std::uint64_t refused_access = 0;  ///< senders refused by mailbox_options::mode (EACCES)
+    std::uint64_t refused_limit = 0;   ///< connections refused past max_connections (EUSERS)
+    unsigned mode = 0;                 ///< who may send, as resolved (mailbox_options::mode)
+    uid_t owner_uid = 0;
+    gid_t owner_gid = 0;
 };
 
 /// A queue owned by its receiving process, bound to an address. Any number of senders connect;

@@ -6,7 +6,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
+#include <sys/types.h>
 
 namespace seqmq {
 
@@ -17,6 +19,12 @@ struct sender_options {
     /// The largest payload this sender will send until the mailbox has told its own limit
     /// (it does so right after accepting the connection). Default as the mailbox's default.
     std::size_t max_message_size = 8192;
+    /// The uid the mailbox's process must have (SO_PEERCRED of the connection, checked right
+    /// after connect, before anything is sent): on an abstract name anyone can bind first, and
+    /// this tells such a squatter from the real mailbox. std::nullopt: not checked.
+    /// Errors of connect: permission_denied when another uid listens there;
+    /// operation_not_supported over TIPC, whose peers carry no credentials.
+    std::optional<uid_t> require_owner;
 };
 
 /// A connection to one mailbox. Move-only; not thread-safe.
@@ -36,7 +44,9 @@ public:
     /// Errors: bad_type (invalid_argument) if type < 1; message_size if payload is longer than
     /// the mailbox's maximum; resource_unavailable_try_again when full with nowait; timed_out;
     /// interrupted if a signal arrives while waiting; mailbox_closed (identifier_removed) when the
-    /// mailbox has gone away; bad_frame if the mailbox cut this connection for a malformed record.
+    /// mailbox has gone away; bad_frame if the mailbox cut this connection for a malformed record;
+    /// permission_denied (EACCES) when the mailbox's mode refused this sender; EUSERS (generic
+    /// category) when it refused the connection at its max_connections.
     result<void> send(long type, std::span<const std::byte> payload,
                       send_flags flags = send_flags::none, timeout limit = {});
 

@@ -24,6 +24,16 @@ typedef struct seqmq_options {
     size_t max_message_size; /* both: largest mtext (msgmax), 8192 */
     int connect_timeout_ms;  /* sender: wait this long for the mailbox to appear; 0: fail at once,
                                 -1: wait for ever */
+    int mode;        /* mailbox: who may send, as msgsnd's ipcperms(): the write bits of `mode`
+                        (0200 owner, 0020 group, 0002 other) against each sender's SO_PEERCRED;
+                        root passes; a refused sender's msgsnd fails with EACCES. -1: the
+                        default — 0600 on unix:@name, 0666 on unix:/path (the socket file's mode
+                        decides) and on TIPC (TIPC senders carry no credentials: "other") */
+    uid_t owner_uid; /* mailbox: the owner for that check; (uid_t)-1: the effective uid */
+    gid_t owner_gid; /* mailbox: its group; (gid_t)-1: the effective gid */
+    uid_t require_owner; /* sender: connect fails with EACCES unless the mailbox's process has
+                            this uid (SO_PEERCRED: tells a squatter on an abstract name from the
+                            real mailbox; EOPNOTSUPP over TIPC); (uid_t)-1: not checked */
 } seqmq_options_t;
 
 /** Fills *opts with the defaults. */
@@ -37,7 +47,7 @@ seqmq_t* seqmq_mailbox_open(const char* address, const seqmq_options_t* opts);
 
 /** Connects a sender to the mailbox at `address`. opts may be NULL. Returns NULL and sets errno:
  *  EINVAL for a bad address, ENOENT/ECONNREFUSED if no mailbox is there, ETIMEDOUT after waiting,
- *  EAFNOSUPPORT without TIPC. */
+ *  EAFNOSUPPORT without TIPC, EACCES when opts->require_owner is not the mailbox's uid. */
 seqmq_t* seqmq_connect(const char* address, const seqmq_options_t* opts);
 
 /** Opens a queue hosted by seqmqd, as msgget(2): `name` NULL makes a private queue (IPC_PRIVATE);
@@ -67,8 +77,9 @@ int seqmq_close(seqmq_t* q);
  *  Returns 0, or -1 with errno: EINVAL (mtype < 1, msgsz above the maximum; a queue removed
  *  before the call), EAGAIN (full and IPC_NOWAIT), EINTR (signal while waiting), EIDRM (the
  *  mailbox went away; the queue was removed while waiting), EACCES (queue without write
- *  permission), EFAULT (msgp NULL), EPROTO (the mailbox cut the connection for a malformed
- *  record), EOPNOTSUPP (q is a mailbox), ECONNRESET (the daemon went away: the handle stays
+ *  permission; a mailbox whose mode refused this sender), EUSERS (the mailbox refused the
+ *  connection at its connection limit), EFAULT (msgp NULL), EPROTO (the mailbox cut the
+ *  connection for a malformed record), EOPNOTSUPP (q is a mailbox), ECONNRESET (the daemon went away: the handle stays
  *  dead, close it and open the queue again). */
 int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg);
 

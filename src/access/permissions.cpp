@@ -1,8 +1,9 @@
-#include "daemon/model/permissions.hpp"
+#include "access/permissions.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
-namespace seqmq::daemon::model {
+namespace seqmq::detail {
 
 namespace {
 
@@ -18,7 +19,34 @@ membership in_group(const credentials& who, gid_t g) noexcept {
                : membership::not_member;
 }
 
+// Supplementary groups; std::nullopt when they cannot be read, so that permissions fail closed.
+std::optional<std::vector<gid_t>> read_groups(int fd) {
+    std::vector<gid_t> g(64);
+    socklen_t len = socklen_t(g.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len) < 0) {
+        if (errno != ERANGE)
+            return std::nullopt;
+        g.resize(len / sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len) < 0)
+            return std::nullopt;
+    }
+    if (len > g.size() * sizeof(gid_t))
+        return std::nullopt;
+    g.resize(len / sizeof(gid_t));
+    return g;
+}
+
 } // namespace
+
+credentials credentials_of(int fd, bool has_credentials, uid_t uid, gid_t gid) {
+    credentials who;
+    who.known = has_credentials;
+    who.uid = uid;
+    who.gid = gid;
+    if (who.known)
+        who.groups = read_groups(fd);
+    return who;
+}
 
 bool permitted(const credentials& who, const ipc_perm& perm, unsigned flag) noexcept {
     if (who.is_root())
@@ -41,4 +69,4 @@ bool owns(const credentials& who, const ipc_perm& perm) noexcept {
     return who.is_root() || (who.known && (who.uid == perm.cuid || who.uid == perm.uid));
 }
 
-} // namespace seqmq::daemon::model
+} // namespace seqmq::detail

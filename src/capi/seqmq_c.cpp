@@ -77,6 +77,10 @@ void seqmq_options_init(seqmq_options_t* opts) {
     opts->capacity = m.capacity;
     opts->max_message_size = m.max_message_size;
     opts->connect_timeout_ms = 0;
+    opts->mode = -1;
+    opts->owner_uid = static_cast<uid_t>(-1);
+    opts->owner_gid = static_cast<gid_t>(-1);
+    opts->require_owner = static_cast<uid_t>(-1);
 }
 
 seqmq_t* seqmq_mailbox_open(const char* address, const seqmq_options_t* opts) {
@@ -89,6 +93,16 @@ seqmq_t* seqmq_mailbox_open(const char* address, const seqmq_options_t* opts) {
     if (opts) {
         o.capacity = opts->capacity;
         o.max_message_size = opts->max_message_size;
+        if (opts->mode != -1) {
+            if (opts->mode < 0 || opts->mode > 0777)
+                return fail_with<seqmq_t*>(std::make_error_code(std::errc::invalid_argument),
+                                           nullptr);
+            o.mode = unsigned(opts->mode);
+        }
+        if (opts->owner_uid != static_cast<uid_t>(-1))
+            o.owner_uid = opts->owner_uid;
+        if (opts->owner_gid != static_cast<gid_t>(-1))
+            o.owner_gid = opts->owner_gid;
     }
     auto m = seqmq::mailbox::open(*where, o);
     if (!m)
@@ -111,6 +125,8 @@ seqmq_t* seqmq_connect(const char* address, const seqmq_options_t* opts) {
     seqmq::sender_options so;
     so.max_message_size = o.max_message_size;
     so.wait_for_mailbox = connect_wait(o);
+    if (o.require_owner != static_cast<uid_t>(-1))
+        so.require_owner = o.require_owner;
     auto s = seqmq::sender::connect(*where, so);
     if (!s)
         return fail_with<seqmq_t*>(s.error(), nullptr);

@@ -42,27 +42,6 @@ session_table::~session_table() {
         c->via->close_connection(std::move(c->fd));
 }
 
-namespace {
-
-// Supplementary groups; std::nullopt when they cannot be read, so that permissions fail closed.
-std::optional<std::vector<gid_t>> read_groups(int fd) {
-    std::vector<gid_t> g(64);
-    socklen_t len = socklen_t(g.size() * sizeof(gid_t));
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len) < 0) {
-        if (errno != ERANGE)
-            return std::nullopt;
-        g.resize(len / sizeof(gid_t));
-        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len) < 0)
-            return std::nullopt;
-    }
-    if (len > g.size() * sizeof(gid_t))
-        return std::nullopt;
-    g.resize(len / sizeof(gid_t));
-    return g;
-}
-
-} // namespace
-
 session* session_table::add(unique_fd fd, const transport* via) {
     if (sessions_.size() >= limits_.max_clients) {
         if (std::uint64_t left_out = 0; cut_lines_.allow(left_out))
@@ -76,11 +55,8 @@ session* session_table::add(unique_fd fd, const transport* via) {
     c->fd = std::move(fd);
     c->via = via;
     c->peer = via->peer(c->fd.get());
-    c->who.known = c->peer.has_credentials;
-    c->who.uid = c->peer.uid;
-    c->who.gid = c->peer.gid;
+    c->who = credentials_of(c->fd.get(), c->peer.has_credentials, c->peer.uid, c->peer.gid);
     if (c->who.known) {
-        c->who.groups = read_groups(c->fd.get());
         if (!c->who.groups)
             log().warn("client pid {} uid {}: its groups are unknown (SO_PEERGROUPS: {}); group "
                        "bits grant it only what other bits grant too",

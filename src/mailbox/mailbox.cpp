@@ -1,5 +1,6 @@
 #include <seqmq/mailbox.hpp>
 
+#include "access/permissions.hpp"
 #include "log.hpp"
 #include "store/message_store.hpp"
 #include "store/owned_copy.hpp"
@@ -93,6 +94,10 @@ struct mailbox::impl {
     bool received_any = false;
     std::uint64_t next_arrival = 1;
     mailbox_stat counters;
+    ipc_perm perm; // who may send: mailbox_options::mode, resolved
+    // Refusals are logged at most this often, so a flood of them cannot fill the log.
+    std::chrono::nanoseconds warned_at{};
+    std::uint64_t unwarned = 0;
 
     impl(const address& a, const transport* t, const mailbox_options& o)
         : where(a), via(t), options(o), stash(o.max_message_size),
@@ -121,34 +126,69 @@ struct mailbox::impl {
                     log().warn("mailbox {}: accept: {}", where.to_string(), fd.error().message());
                 return;
             }
+            const peer_identity peer = via->peer(fd->get());
+            if (!permitted(credentials_of(fd->get(), peer.has_credentials, peer.uid, peer.gid),
+                           perm, write_access)) {
+                ++counters.refused_access;
+                refuse(std::move(*fd), peer, EACCES, "lacks write permission");
+                continue;
+            }
             if (connections.size() >= options.max_connections) {
-                log().warn("mailbox {}: refusing a connection: {} connections is the limit",
-                           where.to_string(), options.max_connections);
-                via->close_connection(std::move(*fd));
+                ++counters.refused_limit;
+                refuse(std::move(*fd), peer, EUSERS, "connections is the limit");
                 continue;
             }
             auto c = std::make_unique<connection>();
             c->fd = std::move(*fd);
-            c->peer = via->peer(c->fd.get());
+            c->peer = peer;
             epoll_event ev{EPOLLIN, {.u64 = reinterpret_cast<std::uintptr_t>(c.get())}};
             if (::epoll_ctl(poller.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) < 0) {
                 log().warn("mailbox {}: epoll_ctl: {}", where.to_string(), last_error().message());
                 via->close_connection(std::move(c->fd));
                 continue;
             }
-            notify(*c, {mailbox_control::hello, options.max_message_size, options.capacity});
+            notify(c->fd.get(),
+                   {mailbox_control::hello, options.max_message_size, options.capacity});
             mark_ready(*c); // records may already wait
             connections.push_back(std::move(c));
         }
     }
 
+    // Tells a connection why it is refused (EUSERS, EACCES) and closes it; what it sent is
+    // discarded. Logged at most once a second, with the count of those left out.
+    void refuse(unique_fd fd, const peer_identity& peer, int reason, const char* why) {
+        notify(fd.get(),
+               {mailbox_control::closing, std::uint64_t(reason), options.max_message_size});
+        via->close_connection(std::move(fd));
+        const auto now = coarse_monotonic();
+        if (warned_at.count() != 0 && now - warned_at < std::chrono::seconds(1)) {
+            ++unwarned;
+            return;
+        }
+        warned_at = now;
+        const std::string who = peer.has_credentials ? "pid " + std::to_string(peer.pid) + " uid " +
+                                                           std::to_string(peer.uid)
+                                                     : std::string("a peer without credentials");
+        if (reason == EUSERS)
+            log().warn("mailbox {}: refused {}: {} {} (max_connections){}", where.to_string(), who,
+                       options.max_connections, why, left_out());
+        else
+            log().warn("mailbox {}: refused {}: it {} (mode {:04o}, owner uid {} gid {}){}",
+                       where.to_string(), who, why, perm.mode, perm.uid, perm.gid, left_out());
+    }
+
+    std::string left_out() {
+        if (unwarned == 0)
+            return {};
+        return "; " + std::to_string(std::exchange(unwarned, 0)) + " more refused since";
+    }
+
     // Best effort: a sender that cannot take a notice finds out from the closed socket.
-    void notify(connection& c, const mailbox_notice& n) noexcept {
+    void notify(int fd, const mailbox_notice& n) noexcept {
         std::array<std::byte, mailbox_notice::size> out;
         encode(n, out);
-        (void)retry_eintr([&] {
-            return ::send(c.fd.get(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        });
+        (void)retry_eintr(
+            [&] { return ::send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL); });
     }
 
     void mark_ready(connection& c) {
@@ -169,7 +209,8 @@ struct mailbox::impl {
             log().warn("mailbox {}: cut the connection from pid {}: {}", where.to_string(),
                        c.peer.pid, to_string(*fault));
             auto reason = *fault == frame_fault::too_long ? EMSGSIZE : EPROTO;
-            notify(c, {mailbox_control::closing, std::uint64_t(reason), options.max_message_size});
+            notify(c.fd.get(),
+                   {mailbox_control::closing, std::uint64_t(reason), options.max_message_size});
         }
         if (c.ready)
             unready(c);
@@ -540,7 +581,8 @@ result<mailbox> mailbox::open(const address& where_given, const mailbox_options&
     if (!via)
         return std::unexpected(via.error());
     if (options.max_message_size == 0 || options.max_message_size > (*via)->max_payload() ||
-        options.capacity < options.max_message_size || options.max_connections == 0)
+        options.capacity < options.max_message_size || options.max_connections == 0 ||
+        (options.mode && *options.mode > 0777))
         return fail(std::errc::invalid_argument);
 
     auto listener = (*via)->listen(where, options.backlog, options.replace_stale);
@@ -555,6 +597,13 @@ result<mailbox> mailbox::open(const address& where_given, const mailbox_options&
     epoll_event ev{EPOLLIN, {.u64 = listener_tag}};
     if (::epoll_ctl(p->poller.get(), EPOLL_CTL_ADD, p->listener.get(), &ev) < 0)
         return std::unexpected(last_error());
+    const bool abstract = where.family() == address_family::unix_abstract;
+    p->perm.uid = p->perm.cuid = options.owner_uid.value_or(::geteuid());
+    p->perm.gid = p->perm.cgid = options.owner_gid.value_or(::getegid());
+    p->perm.mode = options.mode.value_or(abstract ? 0600 : 0666) & 0777;
+    p->counters.mode = p->perm.mode;
+    p->counters.owner_uid = p->perm.uid;
+    p->counters.owner_gid = p->perm.gid;
     p->counters.capacity = options.capacity;
     p->counters.max_message_size = options.max_message_size;
     p->counters.change_time = std::chrono::system_clock::now();

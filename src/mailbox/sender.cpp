@@ -63,8 +63,10 @@ struct sender::impl {
                 told = true;
                 adopt_limit(notice->first);
             } else if (notice->op == mailbox_control::closing) {
-                int reason = int(notice->first);
+                const int reason = int(notice->first);
                 cut_for = reason == EMSGSIZE ? std::make_error_code(std::errc::message_size)
+                          : reason == EACCES ? std::make_error_code(std::errc::permission_denied)
+                          : reason == EUSERS ? std::error_code(EUSERS, std::generic_category())
                                              : make_error_code(errc::bad_frame);
                 adopt_limit(notice->second);
             }
@@ -83,7 +85,9 @@ struct sender::impl {
     // Checks what a send must refuse before anything goes out.
     result<void> check(long type, std::size_t size) {
         if (!told)
-            read_notices(); // the mailbox's own maximum may have come meanwhile
+            read_notices(); // the mailbox's own maximum may have come meanwhile, or a refusal
+        if (cut_for)
+            return std::unexpected(cut_for);
         if (auto e = sysv::send_error(sysv::check_send(type, size, max_message_size)))
             return std::unexpected(e);
         return {};
@@ -185,6 +189,16 @@ result<sender> sender::connect(const address& where_given, const sender_options&
     auto fd = connect_waiting(**via, where, options.wait_for_mailbox);
     if (!fd)
         return std::unexpected(fd.error());
+    if (options.require_owner) {
+        const peer_identity owner = (*via)->peer(fd->get());
+        if (!owner.has_credentials)
+            return fail(std::errc::operation_not_supported);
+        if (owner.uid != *options.require_owner) {
+            log().warn("sender {}: the mailbox there runs as uid {}, not uid {}: not sending",
+                       where.to_string(), owner.uid, *options.require_owner);
+            return fail(std::errc::permission_denied);
+        }
+    }
     return sender(std::make_unique<impl>(where, *via, std::move(*fd), options.max_message_size));
 }
 

@@ -21,8 +21,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <grp.h>
 #include <map>
 #include <poll.h>
+#include <seqmq/seqmq.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -652,7 +654,159 @@ BOOST_AUTO_TEST_CASE(another_uids_dead_socket_is_not_replaced,
     ::unlink(path.c_str());
 }
 
+// Precondition of the tests that setuid() to nobody: a skip with the reason without root.
+boost::test_tools::assertion_result as_root(boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result r(::geteuid() == 0);
+    r.message() << "needs root to setuid() to another user";
+    return r;
+}
+
+constexpr uid_t nobody = 65534;
+
+// Runs `body` in a child process as uid/gid nobody; its return value is the exit status.
+template <class F>
+int as_nobody(F body) {
+    pid_t pid = ::fork();
+    BOOST_TEST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (::setgroups(0, nullptr) < 0 || ::setgid(nobody) < 0 || ::setuid(nobody) < 0)
+            ::_exit(100);
+        ::_exit(body());
+    }
+    return seqmq::test::exit_code(seqmq::test::wait_for_child(pid, 20s));
+}
+
+// What a sender of another uid meets: refused (EACCES, counted) on an abstract name by default;
+// let in when the mode's other bits say so. Nothing of the refused one is ever received.
+BOOST_AUTO_TEST_CASE(abstract_mailbox_refuses_other_uids_by_default,
+                     *boost::unit_test::precondition(as_root)) {
+    auto a = unique_address("owner-only");
+    auto m = open_mailbox(a);
+    BOOST_TEST(m.stat()->mode == 0600u);
+    int fd[2];
+    BOOST_TEST_REQUIRE(::pipe(fd) == 0);
+    pid_t pid = ::fork();
+    BOOST_TEST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fd[0]);
+        if (::setgroups(0, nullptr) < 0 || ::setgid(nobody) < 0 || ::setuid(nobody) < 0)
+            ::_exit(100);
+        auto s = sender::connect(a);
+        if (!s)
+            ::_exit(101);
+        (void)s->send(1, bytes("from nobody")); // into the socket before the mailbox looks
+        (void)!::write(fd[1], "x", 1);
+        // The mailbox has looked at the connection by now (the parent's stat below): refused.
+        for (int i = 0; i < 2000; ++i) {
+            auto r = s->send(1, bytes("again"), seqmq::send_flags::nowait);
+            if (!r)
+                ::_exit(r.error() == std::errc::permission_denied ? 0 : 102);
+            std::this_thread::sleep_for(5ms);
+        }
+        ::_exit(103);
+    }
+    ::close(fd[1]);
+    char ready;
+    BOOST_TEST_REQUIRE(::read(fd[0], &ready, 1) == 1);
+    ::close(fd[0]);
+    auto st = m.stat();
+    BOOST_TEST_REQUIRE(st.has_value());
+    BOOST_TEST(st->refused_access == 1u);
+    BOOST_TEST(st->count == 0u);
+    BOOST_TEST(st->connections == 0u);
+    BOOST_TEST(seqmq::test::exit_code(seqmq::test::wait_for_child(pid, 20s)) == 0);
+    BOOST_TEST(
+        (m.receive(selector::any(), receive_flags::nowait).error() == std::errc::no_message));
+
+    // With the other write bit, nobody gets in.
+    auto b = unique_address("other-may");
+    seqmq::mailbox_options o;
+    o.mode = 0602;
+    auto open = open_mailbox(b, o);
+    BOOST_TEST(as_nobody([&] {
+                   auto s = sender::connect(b);
+                   return s && s->send(7, bytes("let in")) ? 0 : 1;
+               }) == 0);
+    auto r = open.receive(selector::any(), receive_flags::none, 5s);
+    BOOST_TEST_REQUIRE(r.has_value(), why(r));
+    BOOST_TEST(r->type == 7);
+    BOOST_TEST(r->sender_pid != 0);
+    BOOST_TEST(open.stat()->refused_access == 0u);
+}
+
+// A squatter: nobody binds the abstract name first. A sender that requires the owner's uid
+// finds out at connect, before it sends anything.
+BOOST_AUTO_TEST_CASE(sender_requiring_the_owner_detects_a_squatter,
+                     *boost::unit_test::precondition(as_root)) {
+    auto a = unique_address("squat");
+    int fd[2], done[2];
+    BOOST_TEST_REQUIRE(::pipe(fd) == 0);
+    BOOST_TEST_REQUIRE(::pipe(done) == 0);
+    pid_t squatter = ::fork();
+    BOOST_TEST_REQUIRE(squatter >= 0);
+    if (squatter == 0) {
+        ::close(fd[0]);
+        ::close(done[1]);
+        if (::setgroups(0, nullptr) < 0 || ::setgid(nobody) < 0 || ::setuid(nobody) < 0)
+            ::_exit(100);
+        auto m = mailbox::open(a);
+        (void)!::write(fd[1], m ? "y" : "n", 1);
+        char c;
+        (void)!::read(done[0], &c, 1); // until the parent is done
+        ::_exit(0);
+    }
+    ::close(fd[1]);
+    ::close(done[0]);
+    char opened = 0;
+    BOOST_TEST_REQUIRE(::read(fd[0], &opened, 1) == 1);
+    BOOST_TEST_REQUIRE(opened == 'y');
+    seqmq::sender_options so;
+    so.require_owner = ::geteuid();
+    BOOST_TEST((sender::connect(a, so).error() == std::errc::permission_denied));
+    so.require_owner = nobody;
+    BOOST_TEST(sender::connect(a, so).has_value());
+    // The C API says the same.
+    seqmq_options_t co;
+    seqmq_options_init(&co);
+    co.require_owner = ::geteuid();
+    errno = 0;
+    BOOST_TEST(seqmq_connect(a.to_string().c_str(), &co) == nullptr);
+    BOOST_TEST(errno == EACCES);
+    ::close(done[1]);
+    ::close(fd[0]);
+    BOOST_TEST(seqmq::test::exit_code(seqmq::test::wait_for_child(squatter, 20s)) == 0);
+}
 #endif
+
+// Past max_connections a sender is told EUSERS ("too many users"), never EIDRM, and counted;
+// those already connected go on.
+BOOST_AUTO_TEST_CASE(connection_limit_is_a_true_error) {
+    auto a = unique_address("limit");
+    seqmq::mailbox_options o;
+    o.max_connections = 2;
+    auto m = open_mailbox(a, o);
+    auto s1 = connect_to(m, a);
+    auto s2 = connect_to(m, a);
+    auto s3 = connect_to(m, a); // accepted, told why and closed by the stat in connect_to
+    auto r = s3.send(1, bytes("third"), seqmq::send_flags::nowait);
+    for (int i = 0; r && i < 1000; ++i) {
+        std::this_thread::sleep_for(2ms);
+        r = s3.send(1, bytes("third"), seqmq::send_flags::nowait);
+    }
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(r.error().value() == EUSERS, r.error().message());
+    auto st = m.stat();
+    BOOST_TEST(st->refused_limit == 1u);
+    BOOST_TEST(st->connections == 2u);
+    send_ok(s1, 1, "one");
+    send_ok(s2, 2, "two");
+    auto first = m.receive(selector::any(), receive_flags::none, 5s);
+    auto second = m.receive(selector::any(), receive_flags::none, 5s);
+    BOOST_TEST_REQUIRE((first && second));
+    BOOST_TEST(first->type + second->type == 3);
+    BOOST_TEST((m.receive(selector::any(), receive_flags::nowait).error() ==
+                std::errc::no_message)); // nothing of the third
+}
 
 BOOST_AUTO_TEST_CASE(sender_waits_for_mailbox_to_appear) {
     auto a = unique_address("late");
