@@ -1,21 +1,29 @@
 // `seqmq send|recv|peek|ls|stat|set|rm|watch|info`: queues hosted by seqmqd, from the shell.
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
-#include "tools/json.hpp"
+#include "tools/json_output.hpp"
+
+#include "sys/fd.hpp"
+#include "sys/syscall.hpp"
 
 #include <seqmq/queue.hpp>
 
 #include <cerrno>
-#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <grp.h>
 #include <iostream>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <pwd.h>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -42,92 +50,28 @@ $XDG_RUNTIME_DIR/seqmq/seqmqd.sock, else /run/seqmq/seqmqd.sock.
 
 // --- options -------------------------------------------------------------------------------------
 
-// The words of a subcommand: positionals and --flags (with a value or not).
-struct parsed {
-    std::vector<std::string_view> positional;
-    std::vector<std::pair<std::string_view, std::optional<std::string_view>>> flags;
+// The ranges of the numbers the subcommands take.
+constexpr long max_type = std::numeric_limits<long>::max(); // mtype is a long, > 0 to send
+// (uid_t)-1 means "no uid" to chown(2) and IPC_SET refuses it: never an owner.
+constexpr uid_t max_id = std::numeric_limits<uid_t>::max() - 1;
+constexpr unsigned max_mode = 0777;
+constexpr double min_interval = 0.01, max_interval = 86400; // watch: 10 ms .. a day
 
-    bool has(std::string_view name) const {
-        for (auto& f : flags)
-            if (f.first == name)
-                return true;
-        return false;
-    }
-    std::optional<std::string_view> value(std::string_view name) const {
-        for (auto& f : flags)
-            if (f.first == name)
-                return f.second;
-        return std::nullopt;
-    }
+// The options every subcommand takes.
+struct common_words {
+    std::optional<std::string> daemon;
 };
 
-struct flag_spec {
-    std::string_view name;
-    bool takes_value;
-};
-
-struct usage_failure {
-    std::string what;
-};
-
-parsed parse(args_type args, std::initializer_list<flag_spec> specs) {
-    parsed p;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        std::string_view a = args[i];
-        if (a.size() < 2 || !a.starts_with("--")) {
-            p.positional.push_back(a);
-            continue;
-        }
-        std::optional<std::string_view> inline_value;
-        if (auto eq = a.find('='); eq != std::string_view::npos) {
-            inline_value = a.substr(eq + 1);
-            a = a.substr(0, eq);
-        }
-        const flag_spec* spec = nullptr;
-        for (auto& s : specs)
-            if (s.name == a)
-                spec = &s;
-        if (!spec)
-            throw usage_failure{"unknown option " + std::string(a)};
-        if (spec->takes_value) {
-            if (!inline_value) {
-                if (i + 1 >= args.size())
-                    throw usage_failure{std::string(a) + " needs a value"};
-                inline_value = args[++i];
-            }
-            p.flags.emplace_back(a, inline_value);
-        } else {
-            if (inline_value)
-                throw usage_failure{std::string(a) + " takes no value"};
-            p.flags.emplace_back(a, std::nullopt);
-        }
-    }
-    return p;
+void add_common(command_line& cl, common_words& c) {
+    cl.text("--daemon", c.daemon);
 }
 
-long to_long(std::string_view flag, std::string_view s, int base = 10) {
-    long v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-    if (ec != std::errc() || end != s.data() + s.size())
-        throw usage_failure{std::string(flag) + " takes a number, not '" + std::string(s) + "'"};
-    return v;
-}
-
-std::chrono::milliseconds to_duration(std::string_view flag, std::string_view s) {
-    char* end = nullptr;
-    std::string copy(s);
-    double secs = std::strtod(copy.c_str(), &end);
-    if (end != copy.c_str() + copy.size() || secs < 0)
-        throw usage_failure{std::string(flag) + " takes seconds, such as 1.5"};
-    return std::chrono::milliseconds(static_cast<long long>(secs * 1000));
-}
-
-queue_options daemon_options(const parsed& p) {
+queue_options daemon_options(const common_words& c) {
     queue_options o;
-    if (auto d = p.value("--daemon")) {
-        auto a = address::parse(*d);
+    if (c.daemon) {
+        auto a = address::parse(*c.daemon);
         if (!a)
-            throw usage_failure{"--daemon " + std::string(*d) + ": " + a.error().message()};
+            throw usage_failure{"--daemon " + *c.daemon + ": " + a.error().message()};
         o.daemon = *a;
     }
     return o;
@@ -148,11 +92,47 @@ bool is_unreachable(const std::error_code& e) {
            e == std::errc::host_unreachable || e == std::errc::address_family_not_supported;
 }
 
+// The daemon's socket file, when EACCES came from connect() to it: connecting needs write
+// permission on the socket and search permission on each directory above it. The library
+// reports a refused connect() and a request the daemon refused (the queue's mode) with the same
+// EACCES, so this asks the socket itself. Abstract and TIPC addresses have no file mode.
+std::optional<std::string> socket_refusing(const queue_options& o) {
+    auto given = o.daemon ? result<address>(*o.daemon) : daemon_address();
+    if (!given)
+        return std::nullopt;
+    const address where = given->resolve();
+    sockaddr_un sun{};
+    if (where.family() != address_family::unix_path || where.name().size() >= sizeof sun.sun_path)
+        return std::nullopt;
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, where.name().data(), where.name().size());
+    // Non-blocking: a full backlog answers EAGAIN at once instead of making us wait.
+    detail::unique_fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd)
+        return std::nullopt;
+    const int rc = detail::retry_eintr(
+        [&] { return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun); });
+    if (rc == 0 || errno != EACCES)
+        return std::nullopt;
+    return where.name();
+}
+
 int report(std::string_view command, std::string_view queue_name, const std::error_code& e,
            const queue_options& o) {
     std::string what(command);
     if (!queue_name.empty())
         what += " " + std::string(queue_name);
+    if (e == std::errc::permission_denied) {
+        if (auto path = socket_refusing(o)) {
+            std::fprintf(stderr,
+                         "seqmq %s: cannot connect to seqmqd: %s (the daemon's socket %s) — the "
+                         "socket file's mode, or a directory above it, does not let your uid/gid "
+                         "connect; seqmqd sets it with --socket-mode (default 0660: its user and "
+                         "group)\n",
+                         what.c_str(), e.message().c_str(), path->c_str());
+            return int(failed);
+        }
+    }
     if (e == std::errc::no_such_file_or_directory && !queue_name.empty() && queue::info(o)) {
         std::fprintf(stderr,
                      "seqmq %s: no queue '%.*s' — create it with `seqmq send %.*s TEXT` or list "
@@ -170,8 +150,8 @@ int report(std::string_view command, std::string_view queue_name, const std::err
     }
     std::string advice;
     if (e == std::errc::permission_denied)
-        advice = " — the queue's mode does not let your uid/gid do this; its owner can change it "
-                 "with `seqmq set QUEUE --mode 0666`";
+        advice = " — the queue's mode does not let your uid/gid do this (seqmqd's socket let you "
+                 "connect); the queue's owner can change it with `seqmq set QUEUE --mode 0666`";
     else if (e == std::errc::operation_not_permitted)
         advice = " — only the queue's owner, its creator or root may do this";
     else if (e == std::errc::identifier_removed)
@@ -239,59 +219,76 @@ std::string queue_label(const queue_stat& s) {
     return s.name.empty() ? "#" + std::to_string(s.id) : s.name;
 }
 
-std::string stat_json(const queue_stat& s) {
-    char buf[1024];
-    std::snprintf(buf, sizeof buf,
-                  "{\"id\":%llu,\"name\":%s,\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"cuid\":%u,"
-                  "\"cgid\":%u,\"messages\":%zu,\"bytes\":%zu,\"capacity\":%zu,"
-                  "\"max_message_size\":%zu,\"last_send_pid\":%d,\"last_receive_pid\":%d,"
-                  "\"last_send_time\":%lld,\"last_receive_time\":%lld,\"change_time\":%lld,"
-                  "\"waiting_receivers\":%zu,\"waiting_senders\":%zu}",
-                  static_cast<unsigned long long>(s.id), json_string(s.name).c_str(), s.mode,
-                  unsigned(s.uid), unsigned(s.gid), unsigned(s.cuid), unsigned(s.cgid), s.count,
-                  s.bytes, s.capacity, s.max_message_size, int(s.last_send_pid),
-                  int(s.last_receive_pid), epoch_seconds(s.last_send_time),
-                  epoch_seconds(s.last_receive_time), epoch_seconds(s.change_time),
-                  s.waiting_receivers, s.waiting_senders);
-    return buf;
+json stat_json(const queue_stat& s) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", s.mode);
+    json j;
+    j["id"] = s.id;
+    put_bytes(j, "name", s.name);
+    j["mode"] = mode;
+    j["uid"] = s.uid;
+    j["gid"] = s.gid;
+    j["cuid"] = s.cuid;
+    j["cgid"] = s.cgid;
+    j["messages"] = s.count;
+    j["bytes"] = s.bytes;
+    j["capacity"] = s.capacity;
+    j["max_message_size"] = s.max_message_size;
+    j["last_send_pid"] = s.last_send_pid;
+    j["last_receive_pid"] = s.last_receive_pid;
+    j["last_send_time"] = epoch_seconds(s.last_send_time);
+    j["last_receive_time"] = epoch_seconds(s.last_receive_time);
+    j["change_time"] = epoch_seconds(s.change_time);
+    j["waiting_receivers"] = s.waiting_receivers;
+    j["waiting_senders"] = s.waiting_senders;
+    return j;
 }
 
-std::string message_json(const message& m) {
-    return "{\"type\":" + std::to_string(m.type) + ",\"size\":" + std::to_string(m.data.size()) +
-           ",\"sender_pid\":" + std::to_string(m.sender_pid) +
-           ",\"arrival\":" + std::to_string(m.arrival) +
-           ",\"text\":" + json_string(as_text(m.data)) + "}";
+json message_json(const message& m) {
+    json j;
+    j["type"] = m.type;
+    j["size"] = m.data.size();
+    j["sender_pid"] = m.sender_pid;
+    j["arrival"] = m.arrival;
+    put_bytes(j, "text", as_text(m.data));
+    return j;
 }
 
-selector selector_of(const parsed& p) {
-    int given = int(p.has("--type")) + int(p.has("--except")) + int(p.has("--max-type"));
-    if (given > 1)
+// --type, --except, --max-type: msgrcv's msgtyp, one of them at most.
+struct selector_words {
+    std::optional<long> type, except, max_type;
+    bool given() const { return type || except || max_type; }
+};
+
+void add_selector(command_line& cl, selector_words& w) {
+    cl.integer("--type", w.type, 0L, max_type, "a message type (0: any)");
+    cl.integer("--except", w.except, 1L, max_type, "a message type");
+    cl.integer("--max-type", w.max_type, 1L, max_type, "a message type");
+}
+
+selector selector_of(const selector_words& w) {
+    if (int(bool(w.type)) + int(bool(w.except)) + int(bool(w.max_type)) > 1)
         throw usage_failure{"give one of --type, --except, --max-type"};
-    if (auto t = p.value("--type")) {
-        long v = to_long("--type", *t);
-        if (v < 0)
-            throw usage_failure{"--type takes a type >= 0 (0: any)"};
-        return selector::of_type(v);
-    }
-    if (auto t = p.value("--except")) {
-        long v = to_long("--except", *t);
-        if (v < 1)
-            throw usage_failure{"--except takes a type >= 1"};
-        return selector::except_type(v);
-    }
-    if (auto t = p.value("--max-type")) {
-        long v = to_long("--max-type", *t);
-        if (v < 1)
-            throw usage_failure{"--max-type takes a type >= 1"};
-        return selector::lowest_up_to(v);
-    }
+    if (w.type)
+        return selector::of_type(*w.type);
+    if (w.except)
+        return selector::except_type(*w.except);
+    if (w.max_type)
+        return selector::lowest_up_to(*w.max_type);
     return selector::any();
 }
 
-std::string_view one_queue(const parsed& p, std::string_view command) {
-    if (p.positional.empty())
+std::string_view one_queue(const std::vector<std::string>& words, std::string_view command) {
+    if (words.empty())
         throw usage_failure{"which queue? `seqmq " + std::string(command) + " QUEUE`"};
-    return p.positional[0];
+    if (words.size() > 1)
+        throw usage_failure{"one QUEUE only, not '" + words[1] + "' too"};
+    return words[0];
+}
+
+void no_words(const std::vector<std::string>& words, std::string_view why) {
+    if (!words.empty())
+        throw usage_failure{std::string(why)};
 }
 
 bool wants_help(args_type args) {
@@ -317,6 +314,10 @@ int guarded(std::string_view command, args_type args, std::string_view usage, F 
         std::fprintf(stderr, "seqmq %.*s: %s\nTry `seqmq %.*s --help`.\n", int(command.size()),
                      command.data(), u.what.c_str(), int(command.size()), command.data());
         return usage_error;
+    } catch (const json::exception& e) { // print_json refused a string: a bug, not bad output
+        std::fprintf(stderr, "seqmq %.*s: cannot write JSON: %s\n", int(command.size()),
+                     command.data(), e.what());
+        return failed;
     }
 }
 
@@ -328,7 +329,11 @@ constexpr std::string_view send_usage =
 Sends one message of type N (default 1) to QUEUE: TEXT, or standard input with - or no TEXT.
 Creates the queue (mode M, default 0660) unless --no-create. Waits while the queue is full,
 unless --nowait (then fails) or until --timeout S seconds.
+  --type N           1 to 9223372036854775807
+  --timeout S        seconds, 0 to 1000000000 (decimals such as 1.5 too), or inf: for ever
+  --mode M           octal permission bits, 0 to 0777
   --daemon ADDRESS   the daemon to use
+A TEXT that begins with '-' follows `--`: seqmq send QUEUE -- -TEXT.
 )";
 
 constexpr std::string_view recv_usage =
@@ -337,7 +342,12 @@ constexpr std::string_view recv_usage =
 Takes one message from QUEUE and prints its text: the first message (no selector), the first of
 type N (--type), the first not of type N (--except), or the first of the lowest type <= N
 (--max-type) — msgrcv's rules. Waits for one unless --nowait; gives up after --timeout S.
-  --json             print {"type", "size", "sender_pid", "arrival", "text"}
+  --type N           0 (any) to 9223372036854775807
+  --except N, --max-type N
+                     1 to 9223372036854775807
+  --timeout S        seconds, 0 to 1000000000 (decimals such as 1.5 too), or inf: for ever
+  --json             print {"type", "size", "sender_pid", "arrival", "text"}; a payload that is
+                     not UTF-8 comes as "text_base64" (RFC 4648) in place of "text"
   --daemon ADDRESS   the daemon to use
 )";
 
@@ -345,7 +355,12 @@ constexpr std::string_view peek_usage =
     R"(Usage: seqmq peek QUEUE [--type N | --except N | --max-type N | --at POSITION] [--json]
 
 Prints the message recv would take (or the one at POSITION, 0 = oldest) and leaves it queued.
-  --json             print {"type", "size", "sender_pid", "arrival", "text"}
+  --type N           0 (any) to 9223372036854775807
+  --except N, --max-type N
+                     1 to 9223372036854775807
+  --at POSITION      0 to 18446744073709551615
+  --json             print {"type", "size", "sender_pid", "arrival", "text"}; a payload that is
+                     not UTF-8 comes as "text_base64" (RFC 4648) in place of "text"
   --daemon ADDRESS   the daemon to use
 )";
 
@@ -362,7 +377,8 @@ constexpr std::string_view stat_usage = R"(Usage: seqmq stat QUEUE [--json]
 What msgctl(IPC_STAT) reports: owner, creator, mode, messages, bytes, capacity, last sender
 and receiver and their times, change time; and the waiting receivers and senders.
 QUEUE is a name or #ID.
-  --json             one object
+  --json             one object; a name that is not UTF-8 comes as "name_base64" (RFC 4648) in
+                     place of "name"
   --daemon ADDRESS   the daemon to use
 )";
 
@@ -372,6 +388,10 @@ constexpr std::string_view set_usage =
 Changes what msgctl(IPC_SET) changes: the capacity in bytes (msg_qbytes), the mode (octal),
 the owner. Only the owner, the creator or root may; above the daemon's --max-queue-bytes only
 root.
+  --bytes N          0 to 18446744073709551615
+  --mode M           octal permission bits, 0 to 0777
+  --owner UID, --group GID
+                     numeric ids, 0 to 4294967294
   --daemon ADDRESS   the daemon to use
 )";
 
@@ -385,6 +405,8 @@ constexpr std::string_view watch_usage = R"(Usage: seqmq watch QUEUE [--interval
 
 A live view of QUEUE: its counters and every waiting message, redrawn every S seconds (default
 1) until interrupted, or N times.
+  --interval S       seconds, 0.01 to 86400
+  --count N          1 to 9223372036854775807
   --daemon ADDRESS   the daemon to use
 )";
 
@@ -392,6 +414,7 @@ constexpr std::string_view info_usage = R"(Usage: seqmq info [--json]
 
 The daemon's totals (msgctl MSG_INFO: queues, messages, bytes), its clients, the connections it
 cut for malformed records, and its limits.
+  --json             one object; "daemon" (or "daemon_base64") is the address
   --daemon ADDRESS   the daemon to use
 )";
 
@@ -399,9 +422,9 @@ result<queue> open_existing(std::string_view name, const queue_options& o) {
     return queue::open(name, open_flags::none, 0, o);
 }
 
-int print_message(const message& m, bool json) {
-    if (json) {
-        std::printf("%s\n", message_json(m).c_str());
+int print_message(const message& m, bool as_json) {
+    if (as_json) {
+        print_json(message_json(m));
     } else {
         std::fwrite(m.data.data(), 1, m.data.size(), stdout);
         if (::isatty(1) && (m.data.empty() || m.data.back() != std::byte{'\n'}))
@@ -422,37 +445,38 @@ void print_backlog(const std::vector<message>& all) {
 
 int send_command(args_type args) {
     return guarded("send", args, send_usage, [&] {
-        auto p = parse(args, {{"--type", true},
-                              {"--nowait", false},
-                              {"--timeout", true},
-                              {"--mode", true},
-                              {"--no-create", false},
-                              {"--daemon", true}});
-        auto name = one_queue(p, "send");
-        if (p.positional.size() > 2)
+        command_line cl("seqmq send");
+        std::vector<std::string> words;
+        std::optional<long> type;
+        std::optional<unsigned> mode;
+        timeout limit;
+        bool nowait = false, no_create = false;
+        common_words c;
+        cl.words(words);
+        cl.integer("--type", type, 1L, max_type, "a message type");
+        cl.flag("--nowait", nowait);
+        cl.seconds("--timeout", limit, 0, max_seconds, forever::allowed);
+        cl.integer("--mode", mode, 0u, max_mode, "permission bits in octal", 8);
+        cl.flag("--no-create", no_create);
+        add_common(cl, c);
+        cl.parse(args);
+        if (words.empty())
+            throw usage_failure{"which queue? `seqmq send QUEUE`"};
+        if (words.size() > 2)
             throw usage_failure{"one TEXT at most (quote it)"};
-        long type = p.value("--type") ? to_long("--type", *p.value("--type")) : 1;
-        if (type < 1)
-            throw usage_failure{"--type takes a type >= 1"};
-        unsigned mode =
-            p.value("--mode") ? unsigned(to_long("--mode", *p.value("--mode"), 8)) : 0660u;
-        if (mode > 0777)
-            throw usage_failure{"--mode takes permission bits, 0 to 0777"};
+        const std::string_view name = words[0];
         std::string body;
-        if (p.positional.size() < 2 || p.positional[1] == "-")
+        if (words.size() < 2 || words[1] == "-")
             body.assign(std::istreambuf_iterator<char>(std::cin), {});
         else
-            body = p.positional[1];
-        timeout limit;
-        if (auto t = p.value("--timeout"))
-            limit = to_duration("--timeout", *t);
-        auto o = daemon_options(p);
-        auto q = queue::open(name, p.has("--no-create") ? open_flags::none : open_flags::create,
-                             mode, o);
+            body = words[1];
+        auto o = daemon_options(c);
+        auto q = queue::open(name, no_create ? open_flags::none : open_flags::create,
+                             mode.value_or(0660u), o);
         if (!q)
             return report("send", name, q.error(), o);
-        auto r = q->send(type, std::as_bytes(std::span(body)),
-                         p.has("--nowait") ? send_flags::nowait : send_flags::none, limit);
+        auto r = q->send(type.value_or(1), std::as_bytes(std::span(body)),
+                         nowait ? send_flags::nowait : send_flags::none, limit);
         if (!r) {
             if (r.error() == std::errc::resource_unavailable_try_again) {
                 std::fprintf(stderr, "seqmq send %.*s: the queue is full (--nowait)\n",
@@ -469,79 +493,87 @@ int send_command(args_type args) {
 
 int recv_command(args_type args) {
     return guarded("recv", args, recv_usage, [&] {
-        auto p = parse(args, {{"--type", true},
-                              {"--except", true},
-                              {"--max-type", true},
-                              {"--nowait", false},
-                              {"--timeout", true},
-                              {"--json", false},
-                              {"--daemon", true}});
-        auto name = one_queue(p, "recv");
-        auto which = selector_of(p);
+        command_line cl("seqmq recv");
+        std::vector<std::string> words;
+        selector_words which_words;
         timeout limit;
-        if (auto t = p.value("--timeout"))
-            limit = to_duration("--timeout", *t);
-        auto o = daemon_options(p);
+        bool nowait = false, as_json = false;
+        common_words c;
+        cl.words(words);
+        add_selector(cl, which_words);
+        cl.flag("--nowait", nowait);
+        cl.seconds("--timeout", limit, 0, max_seconds, forever::allowed);
+        cl.flag("--json", as_json);
+        add_common(cl, c);
+        cl.parse(args);
+        auto name = one_queue(words, "recv");
+        auto which = selector_of(which_words);
+        auto o = daemon_options(c);
         auto q = open_existing(name, o);
         if (!q)
             return report("recv", name, q.error(), o);
-        auto m = q->receive(which, p.has("--nowait") ? receive_flags::nowait : receive_flags::none,
-                            limit);
+        auto m = q->receive(which, nowait ? receive_flags::nowait : receive_flags::none, limit);
         if (!m) {
             if (m.error() == std::errc::no_message || m.error() == std::errc::timed_out)
                 return int(nothing);
             return report("recv", name, m.error(), o);
         }
-        return print_message(*m, p.has("--json"));
+        return print_message(*m, as_json);
     });
 }
 
 int peek_command(args_type args) {
     return guarded("peek", args, peek_usage, [&] {
-        auto p = parse(args, {{"--type", true},
-                              {"--except", true},
-                              {"--max-type", true},
-                              {"--at", true},
-                              {"--json", false},
-                              {"--daemon", true}});
-        auto name = one_queue(p, "peek");
-        auto which = selector_of(p);
-        auto o = daemon_options(p);
+        command_line cl("seqmq peek");
+        std::vector<std::string> words;
+        selector_words which_words;
+        std::optional<std::uint64_t> at;
+        bool as_json = false;
+        common_words c;
+        cl.words(words);
+        add_selector(cl, which_words);
+        cl.integer("--at", at, std::uint64_t{0}, std::uint64_t{SIZE_MAX}, "a position");
+        cl.flag("--json", as_json);
+        add_common(cl, c);
+        cl.parse(args);
+        auto name = one_queue(words, "peek");
+        if (at && which_words.given())
+            throw usage_failure{"give --at or one of --type, --except, --max-type, not both"};
+        auto which = selector_of(which_words);
+        auto o = daemon_options(c);
         auto q = open_existing(name, o);
         if (!q)
             return report("peek", name, q.error(), o);
-        result<message> m = std::unexpected(std::error_code());
-        if (auto at = p.value("--at")) {
-            long pos = to_long("--at", *at);
-            if (pos < 0)
-                throw usage_failure{"--at takes a position >= 0"};
-            m = q->peek_at(std::size_t(pos));
-        } else {
-            m = q->peek(which);
-        }
+        auto m = at ? q->peek_at(std::size_t(*at)) : q->peek(which);
         if (!m) {
             if (m.error() == std::errc::no_message)
                 return int(nothing);
             return report("peek", name, m.error(), o);
         }
-        return print_message(*m, p.has("--json"));
+        return print_message(*m, as_json);
     });
 }
 
 int ls_command(args_type args) {
     return guarded("ls", args, ls_usage, [&] {
-        auto p = parse(args, {{"--json", false}, {"--daemon", true}});
-        if (!p.positional.empty())
-            throw usage_failure{"ls takes no queue; `seqmq stat QUEUE` shows one"};
-        auto o = daemon_options(p);
+        command_line cl("seqmq ls");
+        std::vector<std::string> words;
+        bool as_json = false;
+        common_words c;
+        cl.words(words);
+        cl.flag("--json", as_json);
+        add_common(cl, c);
+        cl.parse(args);
+        no_words(words, "ls takes no queue; `seqmq stat QUEUE` shows one");
+        auto o = daemon_options(c);
         auto all = queue::list_queues(o);
         if (!all)
             return report("ls", "", all.error(), o);
-        if (p.has("--json")) {
-            std::printf("[");
-            for (std::size_t i = 0; i < all->size(); ++i)
-                std::printf("%s%s", i ? "," : "", stat_json((*all)[i]).c_str());
-            std::printf("]\n");
+        if (as_json) {
+            json list = json::array();
+            for (const auto& s : *all)
+                list.push_back(stat_json(s));
+            print_json(list);
             return int(done);
         }
         std::printf("%-6s %-20s %-10s %-10s %-5s %8s %8s %9s %s\n", "ID", "NAME", "OWNER", "GROUP",
@@ -558,17 +590,24 @@ int ls_command(args_type args) {
 
 int stat_command(args_type args) {
     return guarded("stat", args, stat_usage, [&] {
-        auto p = parse(args, {{"--json", false}, {"--daemon", true}});
-        auto name = one_queue(p, "stat");
-        auto o = daemon_options(p);
+        command_line cl("seqmq stat");
+        std::vector<std::string> words;
+        bool as_json = false;
+        common_words c;
+        cl.words(words);
+        cl.flag("--json", as_json);
+        add_common(cl, c);
+        cl.parse(args);
+        auto name = one_queue(words, "stat");
+        auto o = daemon_options(c);
         auto q = open_existing(name, o);
         if (!q)
             return report("stat", name, q.error(), o);
         auto s = q->stat();
         if (!s)
             return report("stat", name, s.error(), o);
-        if (p.has("--json")) {
-            std::printf("%s\n", stat_json(*s).c_str());
+        if (as_json) {
+            print_json(stat_json(*s));
             return int(done);
         }
         std::printf("queue        %s (id %llu)\n", queue_label(*s).c_str(),
@@ -591,32 +630,24 @@ int stat_command(args_type args) {
 
 int set_command(args_type args) {
     return guarded("set", args, set_usage, [&] {
-        auto p = parse(args, {{"--bytes", true},
-                              {"--mode", true},
-                              {"--owner", true},
-                              {"--group", true},
-                              {"--daemon", true}});
-        auto name = one_queue(p, "set");
+        command_line cl("seqmq set");
+        std::vector<std::string> words;
+        std::optional<std::uint64_t> bytes;
         queue_settings s;
-        if (auto v = p.value("--bytes")) {
-            long n = to_long("--bytes", *v);
-            if (n < 0)
-                throw usage_failure{"--bytes takes a size >= 0"};
-            s.capacity = std::size_t(n);
-        }
-        if (auto v = p.value("--mode")) {
-            long m = to_long("--mode", *v, 8);
-            if (m < 0 || m > 0777)
-                throw usage_failure{"--mode takes permission bits in octal, 0 to 0777"};
-            s.mode = unsigned(m);
-        }
-        if (auto v = p.value("--owner"))
-            s.uid = uid_t(to_long("--owner", *v));
-        if (auto v = p.value("--group"))
-            s.gid = gid_t(to_long("--group", *v));
+        common_words c;
+        cl.words(words);
+        cl.integer("--bytes", bytes, std::uint64_t{0}, std::uint64_t{SIZE_MAX}, "a size in bytes");
+        cl.integer("--mode", s.mode, 0u, max_mode, "permission bits in octal", 8);
+        cl.integer("--owner", s.uid, uid_t{0}, max_id, "a numeric uid");
+        cl.integer("--group", s.gid, gid_t{0}, gid_t(max_id), "a numeric gid");
+        add_common(cl, c);
+        cl.parse(args);
+        auto name = one_queue(words, "set");
+        if (bytes)
+            s.capacity = std::size_t(*bytes);
         if (!s.capacity && !s.mode && !s.uid && !s.gid)
             throw usage_failure{"nothing to change: give --bytes, --mode, --owner or --group"};
-        auto o = daemon_options(p);
+        auto o = daemon_options(c);
         auto q = open_existing(name, o);
         if (!q)
             return report("set", name, q.error(), o);
@@ -628,12 +659,17 @@ int set_command(args_type args) {
 
 int rm_command(args_type args) {
     return guarded("rm", args, rm_usage, [&] {
-        auto p = parse(args, {{"--daemon", true}});
-        if (p.positional.empty())
+        command_line cl("seqmq rm");
+        std::vector<std::string> words;
+        common_words c;
+        cl.words(words);
+        add_common(cl, c);
+        cl.parse(args);
+        if (words.empty())
             throw usage_failure{"which queue? `seqmq rm QUEUE...`"};
-        auto o = daemon_options(p);
+        auto o = daemon_options(c);
         int status = done;
-        for (auto name : p.positional) {
+        for (const auto& name : words) {
             auto q = open_existing(name, o);
             if (!q) {
                 status = report("rm", name, q.error(), o);
@@ -648,17 +684,23 @@ int rm_command(args_type args) {
 
 int watch_command(args_type args) {
     return guarded("watch", args, watch_usage, [&] {
-        auto p = parse(args, {{"--interval", true}, {"--count", true}, {"--daemon", true}});
-        auto name = one_queue(p, "watch");
-        auto every = p.value("--interval") ? to_duration("--interval", *p.value("--interval"))
-                                           : std::chrono::milliseconds(1000);
-        long count = p.value("--count") ? to_long("--count", *p.value("--count")) : -1;
-        auto o = daemon_options(p);
+        command_line cl("seqmq watch");
+        std::vector<std::string> words;
+        timeout every = std::chrono::milliseconds(1000);
+        std::optional<long> count; // none: until interrupted
+        common_words c;
+        cl.words(words);
+        cl.seconds("--interval", every, min_interval, max_interval, forever::refused);
+        cl.integer("--count", count, 1L, std::numeric_limits<long>::max(), "a number of views");
+        add_common(cl, c);
+        cl.parse(args);
+        auto name = one_queue(words, "watch");
+        auto o = daemon_options(c);
         auto q = open_existing(name, o);
         if (!q)
             return report("watch", name, q.error(), o);
         const bool tty = ::isatty(1);
-        for (long i = 0; count < 0 || i < count; ++i) {
+        for (long i = 0; !count || i < *count; ++i) {
             auto s = q->stat();
             auto all = q->peek_all();
             if (!s)
@@ -673,8 +715,8 @@ int watch_command(args_type args) {
                         s->waiting_receivers, s->waiting_senders);
             print_backlog(*all);
             std::fflush(stdout);
-            if (count < 0 || i + 1 < count)
-                std::this_thread::sleep_for(every);
+            if (!count || i + 1 < *count)
+                std::this_thread::sleep_for(*every);
         }
         return int(done);
     });
@@ -682,20 +724,34 @@ int watch_command(args_type args) {
 
 int info_command(args_type args) {
     return guarded("info", args, info_usage, [&] {
-        auto p = parse(args, {{"--json", false}, {"--daemon", true}});
-        auto o = daemon_options(p);
+        command_line cl("seqmq info");
+        std::vector<std::string> words;
+        bool as_json = false;
+        common_words c;
+        cl.words(words);
+        cl.flag("--json", as_json);
+        add_common(cl, c);
+        cl.parse(args);
+        no_words(words, "info takes no queue; `seqmq stat QUEUE` shows one");
+        auto o = daemon_options(c);
         auto i = queue::info(o);
         if (!i)
             return report("info", "", i.error(), o);
-        if (p.has("--json")) {
-            std::printf("{\"daemon\":%s,\"queues\":%zu,\"messages\":%zu,\"bytes\":%zu,"
-                        "\"clients\":%zu,\"protocol_errors\":%llu,\"max_queues\":%zu,"
-                        "\"max_queue_bytes\":%zu,\"max_message_size\":%zu,\"max_clients\":%zu,"
-                        "\"memory\":%zu,\"max_memory\":%zu}\n",
-                        json_string(daemon_text(o)).c_str(), i->queues, i->messages, i->bytes,
-                        i->clients, static_cast<unsigned long long>(i->protocol_errors),
-                        i->max_queues, i->max_queue_bytes, i->max_message_size, i->max_clients,
-                        i->memory, i->max_memory);
+        if (as_json) {
+            json j;
+            put_bytes(j, "daemon", daemon_text(o));
+            j["queues"] = i->queues;
+            j["messages"] = i->messages;
+            j["bytes"] = i->bytes;
+            j["clients"] = i->clients;
+            j["protocol_errors"] = i->protocol_errors;
+            j["max_queues"] = i->max_queues;
+            j["max_queue_bytes"] = i->max_queue_bytes;
+            j["max_message_size"] = i->max_message_size;
+            j["max_clients"] = i->max_clients;
+            j["memory"] = i->memory;
+            j["max_memory"] = i->max_memory;
+            print_json(j);
             return int(done);
         }
         std::printf("daemon           %s\n", daemon_text(o).c_str());

@@ -1,14 +1,15 @@
 // `seqmq tipc ...`: TIPC configuration from the command line, over seqmq/tipc.hpp.
 
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
-#include "tools/json.hpp"
+#include "tools/json_output.hpp"
 
 #include <seqmq/tipc.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <expected>
 #include <iostream>
 #include <optional>
 #include <span>
@@ -19,7 +20,8 @@
 namespace {
 
 namespace tipc = seqmq::tipc;
-using seqmq::tool::json_string;
+namespace tool = seqmq::tool;
+using tool::json;
 using args_type = std::span<const std::string_view>;
 
 enum exit_status : int { done = 0, failed = 1, usage_error = 2 };
@@ -64,7 +66,7 @@ constexpr std::string_view bearer_usage = R"(Usage: seqmq tipc bearer enable eth
 enable eth   TIPC on an Ethernet device of this namespace (bearer eth:DEVICE)
 enable udp   TIPC over UDP (bearer udp:NAME), bound to local address IP; --remote is the peer
              or a multicast group (default: the group TIPC derives from the network id);
-             --port is the UDP port of both ends (default 6118)
+             --port is the UDP port of both ends, 1..65535 (default 6118)
 disable      turn a bearer off; its links go down
 list         the enabled bearers
 )";
@@ -128,13 +130,12 @@ int report(std::string_view what, const std::error_code& ec) {
     return is_bad_input(ec) ? usage_error : failed;
 }
 
-std::string json_bool(bool b) {
-    return b ? "true" : "false";
-}
-
 // Identity as JSON: its text form, or null when none.
-std::string json_identity(const tipc::node_identity& id) {
-    return id.empty() ? "null" : json_string(id.to_string());
+void put_identity(json& object, std::string_view key, const tipc::node_identity& id) {
+    if (id.empty())
+        object[std::string(key)] = nullptr;
+    else
+        tool::put_bytes(object, key, id.to_string());
 }
 
 std::string hex8(std::uint32_t v) {
@@ -162,42 +163,46 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
     }
 }
 
-// Splits the arguments of a listing command: only --json is allowed.
-std::optional<bool> json_flag(args_type args) {
-    bool json = false;
-    for (const auto a : args) {
-        if (a != "--json")
-            return std::nullopt;
-        json = true;
+// The words of a listing command (`what`): --json only. Whether --json was given, or the exit
+// status of the usage problem, reported.
+std::expected<bool, int> json_flag(std::string_view what, args_type args, std::string_view usage) {
+    tool::command_line cl("seqmq tipc " + std::string(what));
+    bool as_json = false;
+    std::vector<std::string> words;
+    cl.flag("--json", as_json);
+    cl.words(words);
+    try {
+        cl.parse(args);
+    } catch (const tool::usage_failure& u) {
+        return std::unexpected(usage_problem(std::string(what) + ": " + u.what, usage));
     }
-    return json;
-}
-
-template <class T>
-std::optional<T> parse_number(std::string_view text) {
-    T value{};
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
-        return std::nullopt;
-    return value;
+    if (!words.empty())
+        return std::unexpected(
+            usage_problem(std::string(what) + ": unexpected argument " + words[0], usage));
+    return as_json;
 }
 
 // ---- node ----
 
 int node_get(args_type args) {
-    const auto json = json_flag(args);
-    if (!json)
-        return usage_problem("node get: unexpected argument", node_usage);
+    const auto as_json = json_flag("node get", args, node_usage);
+    if (!as_json)
+        return as_json.error();
     auto node = tipc::get_node_info();
     if (!node)
         return report("node get", node.error());
     const auto& id = node->identity;
-    if (*json) {
-        std::cout << "{\"identity\":" << json_identity(id)
-                  << ",\"identity_hex\":" << (id.empty() ? "null" : json_string(id.hex()))
-                  << ",\"address\":" << node->address
-                  << ",\"address_hex\":" << json_string(hex8(node->address))
-                  << ",\"network_id\":" << node->network_id << "}\n";
+    if (*as_json) {
+        json j;
+        put_identity(j, "identity", id);
+        if (id.empty())
+            j["identity_hex"] = nullptr;
+        else
+            j["identity_hex"] = id.hex();
+        j["address"] = node->address;
+        j["address_hex"] = hex8(node->address);
+        j["network_id"] = node->network_id;
+        tool::print_json(j);
         return done;
     }
     std::string identity = "(none)";
@@ -228,9 +233,10 @@ int node_set_identity(args_type args) {
 int node_set_netid(args_type args) {
     if (args.size() != 1)
         return usage_problem("node set-netid: give one network id", node_usage);
-    const auto id = parse_number<std::uint32_t>(args[0]);
+    const auto id = tool::parse_integer<std::uint32_t>(args[0], 1, 9999);
     if (!id)
-        return usage_problem("node set-netid: the network id must be a number, 1..9999",
+        return usage_problem("node set-netid: the network id must be a number, 1..9999, not '" +
+                                 std::string(args[0]) + "'",
                              node_usage);
     if (auto set = tipc::set_network_id(*id); !set)
         return report("node set-netid " + std::string(args[0]), set.error());
@@ -240,38 +246,30 @@ int node_set_netid(args_type args) {
 // ---- bearer ----
 
 int bearer_enable_udp(std::string_view name, args_type options) {
+    tool::command_line cl("seqmq tipc bearer enable udp");
+    std::optional<std::string> local, remote;
+    std::optional<std::uint16_t> port;
+    std::vector<std::string> words;
+    cl.text("--local", local);
+    cl.text("--remote", remote);
+    cl.integer("--port", port, std::uint16_t{1}, std::uint16_t{65535}, "a UDP port");
+    cl.words(words);
+    try {
+        cl.parse(options);
+    } catch (const tool::usage_failure& u) {
+        return usage_problem("bearer enable udp: " + u.what, bearer_usage);
+    }
+    if (!words.empty())
+        return usage_problem("bearer enable udp: unexpected argument " + words[0], bearer_usage);
+    if (!local)
+        return usage_problem("bearer enable udp: --local IP is required", bearer_usage);
     tipc::udp_bearer_config config;
     config.name = std::string(name);
-    bool have_local = false;
-    for (std::size_t i = 0; i < options.size(); ++i) {
-        std::string_view option = options[i];
-        std::string_view value;
-        if (auto eq = option.find('='); eq != std::string_view::npos) {
-            value = option.substr(eq + 1);
-            option = option.substr(0, eq);
-        } else if (i + 1 < options.size()) {
-            value = options[++i];
-        } else {
-            return usage_problem("bearer enable udp: " + std::string(option) + " needs a value",
-                                 bearer_usage);
-        }
-        if (option == "--local") {
-            config.local_ip = std::string(value);
-            have_local = true;
-        } else if (option == "--remote") {
-            config.remote_ip = std::string(value);
-        } else if (option == "--port") {
-            const auto port = parse_number<std::uint16_t>(value);
-            if (!port || *port == 0)
-                return usage_problem("bearer enable udp: --port must be 1..65535", bearer_usage);
-            config.local_port = config.remote_port = *port;
-        } else {
-            return usage_problem("bearer enable udp: unknown option " + std::string(option),
-                                 bearer_usage);
-        }
-    }
-    if (!have_local)
-        return usage_problem("bearer enable udp: --local IP is required", bearer_usage);
+    config.local_ip = *local;
+    if (remote)
+        config.remote_ip = *remote;
+    if (port)
+        config.local_port = config.remote_port = *port;
     if (auto enabled = tipc::enable_udp_bearer(config); !enabled)
         return report("bearer enable udp " + config.name, enabled.error());
     return done;
@@ -302,28 +300,30 @@ int bearer_disable(args_type args) {
 }
 
 int bearer_list(args_type args) {
-    const auto json = json_flag(args);
-    if (!json)
-        return usage_problem("bearer list: unexpected argument", bearer_usage);
+    const auto as_json = json_flag("bearer list", args, bearer_usage);
+    if (!as_json)
+        return as_json.error();
     auto bearers = tipc::list_bearers();
     if (!bearers)
         return report("bearer list", bearers.error());
-    if (*json) {
-        std::cout << "[";
-        const char* sep = "";
+    if (*as_json) {
+        json list = json::array();
         for (const auto& b : *bearers) {
-            std::cout << sep << "{\"name\":" << json_string(b.name)
-                      << ",\"media\":" << json_string(b.media) << ",\"priority\":" << b.priority
-                      << ",\"tolerance_ms\":" << b.tolerance_ms << ",\"window\":" << b.window
-                      << ",\"mtu\":" << b.mtu;
-            if (b.media == "udp")
-                std::cout << ",\"local\":" << json_string(b.udp_local)
-                          << ",\"remote\":" << json_string(b.udp_remote)
-                          << ",\"replicast\":" << json_bool(b.udp_replicast);
-            std::cout << "}";
-            sep = ",";
+            json j;
+            tool::put_bytes(j, "name", b.name);
+            tool::put_bytes(j, "media", b.media);
+            j["priority"] = b.priority;
+            j["tolerance_ms"] = b.tolerance_ms;
+            j["window"] = b.window;
+            j["mtu"] = b.mtu;
+            if (b.media == "udp") {
+                tool::put_bytes(j, "local", b.udp_local);
+                tool::put_bytes(j, "remote", b.udp_remote);
+                j["replicast"] = b.udp_replicast;
+            }
+            list.push_back(std::move(j));
         }
-        std::cout << "]\n";
+        tool::print_json(list);
         return done;
     }
     if (bearers->empty()) {
@@ -344,27 +344,31 @@ int bearer_list(args_type args) {
 // ---- link ----
 
 int link_list(args_type args) {
-    const auto json = json_flag(args);
-    if (!json)
-        return usage_problem("link list: unexpected argument", link_usage);
+    const auto as_json = json_flag("link list", args, link_usage);
+    if (!as_json)
+        return as_json.error();
     auto links = tipc::list_links();
     if (!links)
         return report("link list", links.error());
-    if (*json) {
-        std::cout << "[";
-        const char* sep = "";
+    if (*as_json) {
+        json list = json::array();
         for (const auto& l : *links) {
-            std::cout << sep << "{\"name\":" << json_string(l.name) << ",\"up\":" << json_bool(l.up)
-                      << ",\"active\":" << json_bool(l.active)
-                      << ",\"broadcast\":" << json_bool(l.broadcast) << ",\"peer\":" << l.peer
-                      << ",\"peer_identity\":" << json_identity(l.peer_identity)
-                      << ",\"mtu\":" << l.mtu << ",\"tx_packets\":" << l.tx_packets
-                      << ",\"rx_packets\":" << l.rx_packets << ",\"priority\":" << l.priority
-                      << ",\"tolerance_ms\":" << l.tolerance_ms << ",\"window\":" << l.window
-                      << "}";
-            sep = ",";
+            json j;
+            tool::put_bytes(j, "name", l.name);
+            j["up"] = l.up;
+            j["active"] = l.active;
+            j["broadcast"] = l.broadcast;
+            j["peer"] = l.peer;
+            put_identity(j, "peer_identity", l.peer_identity);
+            j["mtu"] = l.mtu;
+            j["tx_packets"] = l.tx_packets;
+            j["rx_packets"] = l.rx_packets;
+            j["priority"] = l.priority;
+            j["tolerance_ms"] = l.tolerance_ms;
+            j["window"] = l.window;
+            list.push_back(std::move(j));
         }
-        std::cout << "]\n";
+        tool::print_json(list);
         return done;
     }
     std::vector<std::vector<std::string>> rows{{"NAME", "STATE", "PEER", "MTU", "TX", "RX"}};
@@ -395,24 +399,27 @@ std::string_view scope_name(tipc::publication_scope s) {
 }
 
 int nametable(args_type args) {
-    const auto json = json_flag(args);
-    if (!json)
-        return usage_problem("nametable: unexpected argument", nametable_usage);
+    const auto as_json = json_flag("nametable", args, nametable_usage);
+    if (!as_json)
+        return as_json.error();
     auto table = tipc::dump_name_table();
     if (!table)
         return report("nametable", table.error());
-    if (*json) {
-        std::cout << "[";
-        const char* sep = "";
+    if (*as_json) {
+        json list = json::array();
         for (const auto& p : *table) {
-            std::cout << sep << "{\"type\":" << p.type << ",\"lower\":" << p.lower
-                      << ",\"upper\":" << p.upper
-                      << ",\"scope\":" << json_string(scope_name(p.scope)) << ",\"node\":" << p.node
-                      << ",\"node_identity\":" << json_identity(p.node_id) << ",\"port\":" << p.port
-                      << ",\"key\":" << p.key << "}";
-            sep = ",";
+            json j;
+            j["type"] = p.type;
+            j["lower"] = p.lower;
+            j["upper"] = p.upper;
+            j["scope"] = scope_name(p.scope);
+            j["node"] = p.node;
+            put_identity(j, "node_identity", p.node_id);
+            j["port"] = p.port;
+            j["key"] = p.key;
+            list.push_back(std::move(j));
         }
-        std::cout << "]\n";
+        tool::print_json(list);
         return done;
     }
     std::vector<std::vector<std::string>> rows{{"TYPE", "LOWER", "UPPER", "SCOPE", "NODE", "PORT"}};

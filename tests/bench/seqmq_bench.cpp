@@ -39,12 +39,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <linux/tipc.h>
 #include <map>
 #include <memory>
 #include <mqueue.h>
+#include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <sched.h>
 #include <set>
 #include <span>
@@ -133,7 +134,7 @@ void usage(std::ostream& out) {
            "                   in B (/run/netns/NAME), e.g. two TIPC nodes of "
            "netns-scripts/cluster\n"
            "  --plot FILE.png  write the depth suite's log-log plot (gnuplot)\n"
-           "  --json FILE      also write the results as JSON (one record a line)\n"
+           "  --json FILE      also write the results as JSON: machine, ipc, settings, records\n"
            "  --compare OLD NEW  compare two --json files; refused if their message counts "
            "differ\n";
 }
@@ -1385,63 +1386,67 @@ std::vector<result_record> transfer_records(const std::vector<peer_result>& resu
     return out;
 }
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else
-            out += c;
-    }
-    return out + "\"";
-}
+// --- the results as JSON (nlohmann) --------------------------------------------------------------
+// {"machine": {...}, "ipc": {...}, "settings": {...}, "records": [{...}, ...]}. Strings are
+// written with invalid UTF-8 replaced (U+FFFD): the machine's description is the only text not
+// our own, and it is informational.
 
-std::string settings_json(const settings& s) {
+using json = nlohmann::ordered_json;
+
+json settings_json(const settings& s) {
+    // "depths" stays the comma-separated text older files have, so that they still compare.
     std::string depths;
     for (std::size_t d : s.depth.depths)
         depths += (depths.empty() ? "" : ",") + std::to_string(d);
-    return "{\"messages\": " + std::to_string(s.messages) +
-           ", \"roundtrips\": " + std::to_string(s.roundtrips) +
-           ", \"repeat\": " + std::to_string(s.repeat) +
-           ", \"senders_messages\": " + std::to_string(s.senders.messages) +
-           ", \"depths\": " + json_string(depths) +
-           ", \"full_walk_max\": " + std::to_string(s.depth.full_walk_max) +
-           ", \"walk_samples\": " + std::to_string(s.depth.walk_samples) + "}";
+    return {{"messages", s.messages},
+            {"roundtrips", s.roundtrips},
+            {"repeat", s.repeat},
+            {"senders_messages", s.senders.messages},
+            {"depths", depths},
+            {"full_walk_max", s.depth.full_walk_max},
+            {"walk_samples", s.depth.walk_samples}};
+}
+
+template <class J>
+std::string json_text(const J& j, int indent = -1) {
+    return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
 void write_json(const std::string& path, const machine& m, const ipc_limits& l, const settings& s,
                 const std::vector<result_record>& records) {
+    json doc;
+    doc["machine"] = {{"host", m.host}, {"kernel", m.kernel}, {"cpus", m.cpus}, {"cpu", m.cpu}};
+    doc["ipc"] = {{"private_namespace", l.private_namespace},
+                  {"msgmnb", l.msgmnb},
+                  {"msgmax", l.msgmax},
+                  {"mq_msg_max", l.mq_msg_max},
+                  {"mq_msgsize_max", l.mq_msgsize_max}};
+    doc["settings"] = settings_json(s);
+    json& list = doc["records"] = json::array();
+    for (const auto& r : records)
+        list.push_back({{"suite", r.suite},
+                        {"peer", r.peer},
+                        {"metric", r.metric},
+                        {"size", r.size},
+                        {"depth", r.depth},
+                        {"senders", r.senders},
+                        {"count", r.count},
+                        {"value", r.value}, // NaN or infinity: null
+                        {"unit", r.unit},
+                        {"note", r.note}});
     std::ofstream out(path);
     if (!out)
         die_errno("cannot write " + path);
-    out << "{\n  \"machine\": {\"host\": " << json_string(m.host)
-        << ", \"kernel\": " << json_string(m.kernel) << ", \"cpus\": " << m.cpus
-        << ", \"cpu\": " << json_string(m.cpu) << "},\n";
-    out << "  \"ipc\": {\"private_namespace\": " << (l.private_namespace ? "true" : "false")
-        << ", \"msgmnb\": " << l.msgmnb << ", \"msgmax\": " << l.msgmax
-        << ", \"mq_msg_max\": " << l.mq_msg_max << ", \"mq_msgsize_max\": " << l.mq_msgsize_max
-        << "},\n";
-    out << "  \"settings\": " << settings_json(s) << ",\n  \"records\": [\n";
-    for (std::size_t i = 0; i < records.size(); ++i) {
-        const auto& r = records[i];
-        out << "    {\"suite\": " << json_string(r.suite) << ", \"peer\": " << json_string(r.peer)
-            << ", \"metric\": " << json_string(r.metric) << ", \"size\": " << r.size
-            << ", \"depth\": " << r.depth << ", \"senders\": " << r.senders
-            << ", \"count\": " << r.count << ", \"value\": " << fixed(r.value, 4)
-            << ", \"unit\": " << json_string(r.unit) << ", \"note\": " << json_string(r.note) << "}"
-            << (i + 1 < records.size() ? "," : "") << "\n";
-    }
-    out << "  ]\n}\n";
+    out << json_text(doc, 2) << "\n";
+    if (!out.flush())
+        die_errno("cannot write " + path);
 }
 
 // --- comparing two saved runs ------------------------------------------------------------------
 
 struct saved_run {
-    std::string settings, machine;
+    nlohmann::json settings; // its fields sorted: equal settings compare equal in any order
+    std::string machine;
     std::vector<result_record> records;
 };
 
@@ -1450,36 +1455,34 @@ saved_run read_json(const std::string& path) {
     if (!in)
         throw std::invalid_argument("--compare: cannot read " + path);
     saved_run run;
-    auto field = [](const std::string& line, const std::string& key) {
-        std::smatch m;
-        std::regex text("\"" + key + "\": \"((?:[^\"\\\\]|\\\\.)*)\"");
-        std::regex number("\"" + key + "\": ([-0-9.eE+]+)");
-        if (std::regex_search(line, m, text) || std::regex_search(line, m, number))
-            return m[1].str();
-        return std::string();
-    };
-    for (std::string line; std::getline(in, line);) {
-        if (line.find("\"settings\":") != std::string::npos)
-            run.settings = line.substr(line.find('{'));
-        else if (line.find("\"machine\":") != std::string::npos)
-            run.machine = field(line, "kernel") + " (" + field(line, "host") + ")";
-        else if (line.find("\"suite\":") != std::string::npos) {
+    try {
+        const auto doc = nlohmann::json::parse(in);
+        run.settings = doc.at("settings");
+        if (!run.settings.is_object())
+            throw std::invalid_argument("\"settings\" is not an object");
+        const auto& m = doc.at("machine");
+        run.machine =
+            m.at("kernel").get<std::string>() + " (" + m.at("host").get<std::string>() + ")";
+        for (const auto& e : doc.at("records")) {
             result_record r;
-            r.suite = field(line, "suite");
-            r.peer = field(line, "peer");
-            r.metric = field(line, "metric");
-            r.size = std::stoull(field(line, "size"));
-            r.depth = std::stoull(field(line, "depth"));
-            r.senders = std::stoull(field(line, "senders"));
-            r.count = std::stoull(field(line, "count"));
-            r.value = std::stod(field(line, "value"));
-            r.unit = field(line, "unit");
-            r.note = field(line, "note");
+            r.suite = e.at("suite").get<std::string>();
+            r.peer = e.at("peer").get<std::string>();
+            r.metric = e.at("metric").get<std::string>();
+            r.size = e.at("size").get<std::size_t>();
+            r.depth = e.at("depth").get<std::size_t>();
+            r.senders = e.at("senders").get<std::size_t>();
+            r.count = e.at("count").get<std::size_t>();
+            const auto& value = e.at("value");
+            r.value =
+                value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>();
+            r.unit = e.at("unit").get<std::string>();
+            r.note = e.value("note", std::string());
             run.records.push_back(r);
         }
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument("--compare: " + path + " is not a seqmq_bench --json file (" +
+                                    e.what() + ")");
     }
-    if (run.settings.empty())
-        throw std::invalid_argument("--compare: " + path + " is not a seqmq_bench --json file");
     return run;
 }
 
@@ -1496,7 +1499,8 @@ int compare_runs(const std::string& old_path, const std::string& new_path) {
         old_records[key(r)] = &r;
     std::vector<std::string> mismatched;
     if (a.settings != b.settings)
-        mismatched.push_back("settings differ: old " + a.settings + ", new " + b.settings);
+        mismatched.push_back("settings differ: old " + json_text(a.settings) + ", new " +
+                             json_text(b.settings));
     for (const auto& r : b.records)
         if (auto it = old_records.find(key(r));
             it != old_records.end() && it->second->count != r.count)
@@ -1690,7 +1694,8 @@ int run(int argc, char** argv) {
                   << ", child in " << s.netns[1]
                   << "; unix-seqpacket is a socketpair made before fork, seqmq-mailbox uses "
                      "unix:/path\n";
-    std::cout << "Settings: " << settings_json(s) << (s.quick ? " (--quick)" : "") << "\n";
+    std::cout << "Settings: " << json_text(settings_json(s)) << (s.quick ? " (--quick)" : "")
+              << "\n";
     std::cout.flush();
 
     daemon_process daemon;

@@ -135,9 +135,11 @@ public:
     }
 
 private:
+    // Exited and not reaped yet (waitpid() refuses WNOWAIT: waitid() takes it).
     bool zombie() const {
-        int status;
-        return ::waitpid(pid_, &status, WNOHANG | WNOWAIT | WEXITED) == pid_;
+        siginfo_t info{};
+        return ::waitid(P_PID, id_t(pid_), &info, WNOHANG | WNOWAIT | WEXITED) == 0 &&
+               info.si_pid == pid_;
     }
 
     bool accepting() const {
