@@ -79,8 +79,24 @@ void session_table::update_events(session& c) {
     ::epoll_ctl(poller_, EPOLL_CTL_MOD, c.fd.get(), &ev);
 }
 
+// A send to the client failed for good (EPIPE: it closed, or died). Its socket may still hold
+// records it sent before — sends on credit that returned to it, which are committed — so the
+// session stays until reading reaches the end of the stream; only its output goes.
+void session_table::writes_failed(session& c) {
+    log().debug("client pid {}: send: {}; reading what it sent before", c.peer.pid,
+                last_error().message());
+    c.write_closed = true;
+    out_total_ -= c.out_bytes;
+    c.out_bytes = 0;
+    c.out.clear();
+    if (c.want_out) {
+        c.want_out = false;
+        update_events(c);
+    }
+}
+
 bool session_table::deliver(session& c, std::vector<std::byte>& record) {
-    if (c.dead)
+    if (c.dead || c.write_closed)
         return false;
     p::finish_record(record);
     if (c.out.empty()) {
@@ -90,8 +106,7 @@ bool session_table::deliver(session& c, std::vector<std::byte>& record) {
         if (n >= 0)
             return true;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            log().debug("client pid {}: send: {}", c.peer.pid, last_error().message());
-            free_client_later(c);
+            writes_failed(c);
             return false;
         }
     }
@@ -116,7 +131,7 @@ bool session_table::deliver(session& c, std::vector<std::byte>& record) {
 }
 
 bool session_table::deliver_with_descriptor(session& c, std::vector<std::byte>& record, int fd) {
-    if (c.dead)
+    if (c.dead || c.write_closed)
         return false;
     p::finish_record(record);
     if (c.out.empty()) {
@@ -136,7 +151,7 @@ bool session_table::deliver_with_descriptor(session& c, std::vector<std::byte>& 
             0)
             return true;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            free_client_later(c);
+            writes_failed(c);
             return false;
         }
     }
@@ -153,7 +168,7 @@ void session_table::flush(session& c) {
             [&] { return ::send(c.fd.get(), r.data(), r.size(), MSG_DONTWAIT | MSG_NOSIGNAL); });
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                free_client_later(c);
+                writes_failed(c);
             return;
         }
         c.out_bytes -= r.size();

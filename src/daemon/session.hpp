@@ -41,7 +41,8 @@ struct session {
     std::deque<std::vector<std::byte>> out; ///< replies the socket could not take yet
     std::size_t out_bytes = 0;
     bool want_out = false;
-    bool dead = false; ///< to be freed at the end of the turn
+    bool dead = false;         ///< to be freed at the end of the turn
+    bool write_closed = false; ///< a send to it failed (EPIPE): read what it sent, reply nothing
 };
 
 /// Limits of the session layer (seqmqd flags).
@@ -82,7 +83,8 @@ public:
     void refuse(int fd, int reason) { closing_notice(fd, reason); }
 
     /// Sends one record (finished here), or queues it behind what the socket could not take
-    /// yet. False if the client is gone (the record was not delivered).
+    /// yet. False if the client is gone, or its socket refuses writes for good (EPIPE: the
+    /// record was not delivered; the session stays until what the client sent is read).
     bool deliver(session& c, std::vector<std::byte>& record);
     /// As deliver(), with a file descriptor passed along (SCM_RIGHTS). A record with a
     /// descriptor cannot wait behind others: if some wait, or the socket is full, the client is
@@ -123,6 +125,7 @@ public:
     std::size_t output_bytes() const noexcept { return out_total_; }
 
 private:
+    void writes_failed(session& c);
     void update_events(session& c);
     void closing_notice(int fd, int reason);
     void remove(session& c);
