@@ -19,8 +19,12 @@ namespace seqmq {
 
 class queue;
 namespace detail {
-bool queue_known_removed(queue& q) noexcept; // for the C API: IPC_RMID seen before a call
-}
+bool queue_known_removed(queue& q) noexcept;     // for the C API: IPC_RMID seen before a call
+std::uint64_t queue_id(const queue& q) noexcept; // for the SysV shim: the msqid
+// For the SysV shim in a forked child: closes the handle's descriptors without sending anything
+// on them (the parent still uses that connection); the handle is then dead and destroys quietly.
+void queue_abandon(queue& q) noexcept;
+} // namespace detail
 
 /// How queue::open finds or makes its queue, as msgget's flags.
 enum class open_flags : unsigned {
@@ -48,6 +52,12 @@ struct queue_options {
     /// without sleeping. Trades CPU (one core busy while spinning) for the wake-up latency of a
     /// sleeping client; pairs with seqmqd's --spin-us.
     std::chrono::microseconds spin{0};
+    /// Opt-in: every call seen by every other process as soon as it returns, as with SysV
+    /// queues. The daemon grants this handle no credit, so a send returns once the message is
+    /// queued and an idle handle holds no queue space; each receive from the delivery socket is
+    /// reported at once (msg_lrpid, msg_rtime). Costs a round trip per send. The SysV shim
+    /// (libseqmq-sysv.so) sets it.
+    bool exact_sysv = false;
 };
 
 /// What IPC_STAT reports about a daemon-hosted queue.
@@ -217,6 +227,8 @@ public:
 
 private:
     friend bool detail::queue_known_removed(queue& q) noexcept;
+    friend std::uint64_t detail::queue_id(const queue& q) noexcept;
+    friend void detail::queue_abandon(queue& q) noexcept;
     explicit queue(std::unique_ptr<impl> p) noexcept;
     std::unique_ptr<impl> impl_;
 };

@@ -1,9 +1,7 @@
 // The C API: msgsnd/msgrcv semantics, return values and errno, over mailboxes and senders.
-#include <seqmq/mailbox.hpp>
-#include <seqmq/queue.hpp>
-#include <seqmq/sender.hpp>
 #include <seqmq/seqmq.h>
 
+#include "capi/handle.hpp"
 #include "store/sysv_rules.hpp"
 
 #include <cerrno>
@@ -11,20 +9,45 @@
 #include <climits>
 #include <cstring>
 #include <new>
-#include <variant>
 
-struct seqmq_handle {
-    std::variant<seqmq::mailbox, seqmq::sender, seqmq::queue> end;
-};
+namespace seqmq::detail::capi {
 
-namespace {
-
-// errno for an error code: system codes as they are, seqmq's as their std::errc condition.
-int errno_of(const std::error_code& e) {
+int errno_of(const std::error_code& e) noexcept {
     if (e.category() == std::system_category() || e.category() == std::generic_category())
         return e.value();
     return e.default_error_condition().value();
 }
+
+namespace {
+time_t seconds_of(std::chrono::system_clock::time_point t) {
+    return static_cast<time_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+} // namespace
+
+void fill_msqid_ds(const queue_stat& st, msqid_ds& buf) noexcept {
+    std::memset(&buf, 0, sizeof buf);
+    buf.msg_perm.__key = static_cast<key_t>(st.id);
+    buf.msg_perm.uid = st.uid;
+    buf.msg_perm.gid = st.gid;
+    buf.msg_perm.cuid = st.cuid;
+    buf.msg_perm.cgid = st.cgid;
+    buf.msg_perm.mode = static_cast<unsigned short>(st.mode);
+    buf.msg_stime = seconds_of(st.last_send_time);
+    buf.msg_rtime = seconds_of(st.last_receive_time);
+    buf.msg_ctime = seconds_of(st.change_time);
+    buf.__msg_cbytes = st.bytes;
+    buf.msg_qnum = st.count;
+    buf.msg_qbytes = st.capacity;
+    buf.msg_lspid = st.last_send_pid;
+    buf.msg_lrpid = st.last_receive_pid;
+}
+
+} // namespace seqmq::detail::capi
+
+namespace {
+
+using seqmq::detail::capi::errno_of;
 
 template <class T>
 T fail_with(const std::error_code& e, T value) {
@@ -44,20 +67,16 @@ const std::byte* mtext(const void* msgp) {
     return static_cast<const std::byte*>(msgp) + sizeof(long);
 }
 
-time_t seconds_of(std::chrono::system_clock::time_point t) {
-    return static_cast<time_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
-}
-
 // msgsnd on a daemon queue; msgp and msgsz have been checked.
-int queue_msgsnd(seqmq::queue& dq, long type, const void* msgp, size_t msgsz, int msgflg) {
+int queue_msgsnd(seqmq::queue& dq, long type, const void* msgp, size_t msgsz, int msgflg,
+                 seqmq::timeout wait_limit) {
     // The kernel says EINVAL for a queue id that is gone; EIDRM only to those it was waiting for.
     if (seqmq::detail::queue_known_removed(dq)) {
         errno = EINVAL;
         return -1;
     }
     auto flags = (msgflg & IPC_NOWAIT) ? seqmq::send_flags::nowait : seqmq::send_flags::none;
-    auto r = dq.send(type, std::span(mtext(msgp), msgsz), flags);
+    auto r = dq.send(type, std::span(mtext(msgp), msgsz), flags, wait_limit);
     if (!r) {
         if (r.error() == std::errc::message_size)
             return fail_with(std::make_error_code(std::errc::invalid_argument), -1);
@@ -187,21 +206,7 @@ int seqmq_msgctl(seqmq_t* q, int cmd, struct msqid_ds* buf) {
     auto st = dq->stat();
     if (!st)
         return fail_with(st.error(), -1);
-    std::memset(buf, 0, sizeof *buf);
-    buf->msg_perm.__key = static_cast<key_t>(st->id);
-    buf->msg_perm.uid = st->uid;
-    buf->msg_perm.gid = st->gid;
-    buf->msg_perm.cuid = st->cuid;
-    buf->msg_perm.cgid = st->cgid;
-    buf->msg_perm.mode = static_cast<unsigned short>(st->mode);
-    buf->msg_stime = seconds_of(st->last_send_time);
-    buf->msg_rtime = seconds_of(st->last_receive_time);
-    buf->msg_ctime = seconds_of(st->change_time);
-    buf->__msg_cbytes = st->bytes;
-    buf->msg_qnum = st->count;
-    buf->msg_qbytes = st->capacity;
-    buf->msg_lspid = st->last_send_pid;
-    buf->msg_lrpid = st->last_receive_pid;
+    seqmq::detail::capi::fill_msqid_ds(*st, *buf);
     return 0;
 }
 
@@ -240,7 +245,7 @@ int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg) {
         return -1;
     }
     if (dq)
-        return queue_msgsnd(*dq, type, msgp, msgsz, msgflg);
+        return queue_msgsnd(*dq, type, msgp, msgsz, msgflg, q->wait_limit);
     auto flags = (msgflg & IPC_NOWAIT) ? seqmq::send_flags::nowait : seqmq::send_flags::none;
     auto r = s->send(type, std::span(mtext(msgp), msgsz), flags);
     if (!r) {
@@ -312,7 +317,7 @@ ssize_t seqmq_msgrcv(seqmq_t* q, void* msgp, size_t msgsz, long msgtyp, int msgf
         return -1;
     }
     auto r = m ? m->receive(std::span(text, msgsz), which, flags)
-               : dq->receive(std::span(text, msgsz), which, flags);
+               : dq->receive(std::span(text, msgsz), which, flags, q->wait_limit);
     if (!r)
         return fail_with(r.error(), ssize_t(-1));
     put_type(r->type);

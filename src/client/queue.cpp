@@ -111,6 +111,7 @@ struct queue::impl {
     std::chrono::steady_clock::time_point attach_again{};
     std::uint64_t delivery_buffer = 0;
     std::uint64_t untold = 0;
+    std::uint64_t report_every = 64; // receives told in one `taken` (1: exact_sysv)
     std::uint32_t delivery_epoch = 0, delivery_next = 0; // the next record's, as one reader
     unique_fd passed; // a descriptor that came with the last record read
     std::vector<std::byte> in;
@@ -741,7 +742,7 @@ struct queue::impl {
             got = {long(h->type), std::min(size, buffer.size()), size, sender};
             if (arrival)
                 *arrival = h->sequence;
-            if (++untold >= 64 || waiting)
+            if (++untold >= report_every || waiting)
                 report_taken(waiting ? std::uint32_t(p::taken_wait_ended) : 0u);
             return delivered::message;
         }
@@ -921,6 +922,8 @@ result<std::unique_ptr<queue::impl>> connect_daemon(const queue_options& options
         return std::unexpected(fd.error());
     auto made = std::make_unique<queue::impl>(where, *via, std::move(*fd));
     made->spin = options.spin;
+    if (options.exact_sysv)
+        made->report_every = 1;
     return made;
 }
 
@@ -942,6 +945,8 @@ result<std::unique_ptr<queue::impl>> open_request(p::open_request req,
     if (!c)
         return std::unexpected(c.error());
     req.capacity = options.capacity;
+    if (options.exact_sysv)
+        req.flags |= p::open_no_credit;
     std::vector<std::byte> body;
     p::writer w(body);
     p::encode(w, req);
@@ -1152,6 +1157,19 @@ int queue::native_handle() const noexcept {
 bool detail::queue_known_removed(queue& q) noexcept {
     q.impl_->drain();
     return q.impl_->removed;
+}
+
+std::uint64_t detail::queue_id(const queue& q) noexcept {
+    return q.impl_->id;
+}
+
+void detail::queue_abandon(queue& q) noexcept {
+    // Closing our copies only: nothing is sent, and the parent's connection stays as it was.
+    if (!q.impl_)
+        return;
+    q.impl_->fd.reset();
+    q.impl_->delivery.reset();
+    q.impl_->passed.reset();
 }
 
 } // namespace seqmq

@@ -166,7 +166,7 @@ std::size_t requests::learn_taken(model::hosted_queue& q) {
 // waiting for their next send (which would otherwise be a request, a round trip).
 bool requests::senders_short_of_credit(const model::hosted_queue& q) {
     for (const session* c : bound_[&q])
-        if (c->sends && !c->dead && !c->revoke_pending &&
+        if (c->sends && !c->no_credit && !c->dead && !c->revoke_pending &&
             c->credit.bytes < std::min(options_.credit_window, q.capacity() / 2) / 2)
             return true;
     return false;
@@ -454,7 +454,7 @@ void requests::end_of_turn(session& c) {
 void requests::grant_credit(session& c) {
     c.sent_in_batch = false;
     model::hosted_queue* q = c.queue;
-    if (!q || c.dead || c.revoke_pending)
+    if (!q || c.dead || c.revoke_pending || c.no_credit)
         return;
     auto add = model::credit_to_grant(*q, c.credit, options_.credit_window);
     if (!add)
@@ -570,6 +570,7 @@ void requests::on_open(request& r) {
                    (*q)->name().empty() ? "private" : log_text((*q)->name()), r.c.peer.uid,
                    r.c.peer.pid, (*q)->perm().mode, (*q)->capacity());
     r.c.queue = *q;
+    r.c.no_credit = req->flags & p::open_no_credit;
     bound_[*q].push_back(&r.c);
     p::start_reply(outgoing_, r.op, r.seq, 0);
     p::writer w(outgoing_);

@@ -33,6 +33,7 @@ struct session {
     bool revoke_pending = false;          ///< asked to give its credit back
     bool sent_in_batch = false;           ///< sent this turn: top its credit up after
     bool sends = false;                   ///< has sent: room that appears goes to it as credit
+    bool no_credit = false;               ///< opened with open_no_credit: never granted any
     std::size_t pending = 0;              ///< parked receives and sends
     bool attached = false;                ///< holds the queue's delivery socket
     std::uint64_t fast_buffer = 0;        ///< ... and takes from it with a buffer this large

@@ -13,7 +13,8 @@ void put(std::vector<std::byte>& out, T v) {
     put_big_endian(out.data() + out.size() - sizeof v, v);
 }
 
-constexpr std::uint32_t all_open_bits = open_create | open_exclusive | open_private | open_by_id;
+constexpr std::uint32_t all_open_bits =
+    open_create | open_exclusive | open_private | open_by_id | open_no_credit;
 constexpr std::uint32_t all_op_bits = op_nowait | op_noerror | op_except;
 constexpr std::uint32_t all_set_bits = set_mode | set_uid | set_gid | set_capacity;
 

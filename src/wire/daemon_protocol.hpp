@@ -76,6 +76,9 @@ enum open_bits : std::uint32_t {
     open_exclusive = 2, ///< IPC_EXCL
     open_private = 4,   ///< IPC_PRIVATE: a new queue without a name
     open_by_id = 8,     ///< open the existing queue `id`; name empty
+    /// Grant this connection no credit: each of its sends is a request answered once the
+    /// message is queued (queue_options::exact_sysv).
+    open_no_credit = 16,
 };
 
 /// Flags of send/receive/peek requests.
