@@ -265,16 +265,28 @@ struct mailbox::impl {
 
     enum class outcome { got, empty, gone, parked };
 
+    // Bytes the stash can still take (never wraps: the stash is at most full).
+    std::size_t room_left() const noexcept {
+        return options.capacity > stash.bytes() ? options.capacity - stash.bytes() : 0;
+    }
+
     // Reads c's next record into `buffer` if the stash could hold it, or `want` takes it, and
     // lists its messages (one, or a batch's) in `incoming`, in order.
     outcome read_one(connection& c, const taker* want) {
-        const std::size_t room = options.capacity - stash.bytes();
+        const std::size_t room = room_left();
         if (room < options.max_message_size) {
             // Peek before taking: the record must stay in the socket if nowhere can hold it.
-            ssize_t n = retry_eintr([&] {
-                return ::recv(c.fd.get(), buffer.data(), buffer.size(),
-                              MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-            });
+            const auto peek = [&] {
+                return retry_eintr([&] {
+                    return ::recv(c.fd.get(), buffer.data(), buffer.size(),
+                                  MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+                });
+            };
+            ssize_t n = peek();
+            // A sender that closed with a notice of ours unread answers one ECONNRESET ahead of
+            // its records (as in took()): peek again, or the record would be read unchecked.
+            if (n < 0 && errno == ECONNRESET)
+                n = peek();
             if (n > 0 && std::size_t(n) >= frame_header::size &&
                 std::size_t(n) - frame_header::size > room) {
                 // Only a single message can be handed over without a place in the stash.
@@ -377,8 +389,7 @@ struct mailbox::impl {
         using std::chrono::microseconds;
         if (options.direct_wait.count() <= 0 || options.spin.count() > 0 ||
             connections.size() != 1 || !ready.empty() || accept_pending || !parked.empty() ||
-            options.capacity - stash.bytes() < options.max_message_size ||
-            !until.leaves(options.direct_wait))
+            room_left() < options.max_message_size || !until.leaves(options.direct_wait))
             return nullptr;
         // A sender that never pauses keeps recv() below from ever timing out: look at every
         // socket (without waiting) once per direct_wait, so a new connection or another

@@ -9,6 +9,7 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -262,6 +263,17 @@ int on_valid(nl_msg* msg, void* arg) {
     return NL_OK;
 }
 
+// An errno from a netlink reply (negative, as the kernel sends it, or positive): 0 for none;
+// anything outside 1..4095 (what the kernel's errnos span) is a malformed reply, EPROTO. Never
+// -INT_MIN, which overflows.
+int reply_errno(int error) noexcept {
+    if (error == 0)
+        return 0;
+    if (error < -4095 || error > 4095)
+        return EPROTO;
+    return error < 0 ? -error : error;
+}
+
 // The end of a dump; a dump that failed part way carries the negative errno in it.
 int on_finish(nl_msg* msg, void* arg) {
     auto& ex = *static_cast<exchange*>(arg);
@@ -271,7 +283,7 @@ int on_finish(nl_msg* msg, void* arg) {
         int error;
         std::memcpy(&error, ::nlmsg_data(hdr), sizeof error);
         if (error < 0)
-            ex.kernel_errno = -error;
+            ex.kernel_errno = reply_errno(error);
     }
     return NL_STOP;
 }
@@ -285,7 +297,7 @@ int on_ack(nl_msg*, void* arg) {
 int on_error(sockaddr_nl*, nlmsgerr* err, void* arg) {
     auto& ex = *static_cast<exchange*>(arg);
     ex.finished = true;
-    ex.kernel_errno = err->error < 0 ? -err->error : err->error;
+    ex.kernel_errno = reply_errno(err->error);
     return NL_STOP;
 }
 
