@@ -555,6 +555,16 @@ BOOST_AUTO_TEST_CASE(bad_options_and_address_in_use) {
 }
 
 #ifndef SEQMQ_TEST_TIPC
+// A socket file at `path` whose listener is gone, as a process that died leaves it.
+void leave_dead_socket(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::strcpy(sun.sun_path, path.c_str());
+    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    ::close(fd);
+}
+
 BOOST_AUTO_TEST_CASE(path_addresses_replace_stale_sockets) {
     std::string path = "/tmp/seqmq-test-" + std::to_string(::getpid()) + ".sock";
     auto a = *address::parse("unix:" + path);
@@ -567,12 +577,7 @@ BOOST_AUTO_TEST_CASE(path_addresses_replace_stale_sockets) {
     struct stat st;
     BOOST_TEST(::stat(path.c_str(), &st) == -1); // removed on close
     // A socket file left behind by a process that died is replaced.
-    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::strcpy(sun.sun_path, path.c_str());
-    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
-    ::close(fd);
+    leave_dead_socket(path);
     auto m = open_mailbox(a);
     auto s = connect_to(m, a);
     send_ok(s, 1, "after stale");
@@ -604,12 +609,7 @@ BOOST_AUTO_TEST_CASE(a_regular_file_on_the_path_is_never_replaced) {
     BOOST_TEST(file_text(path) == "data\n");
     // A symbolic link to a dead socket is not followed to it either.
     std::string dead = path + ".dead";
-    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::strcpy(sun.sun_path, dead.c_str());
-    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
-    ::close(fd);
+    leave_dead_socket(dead);
     std::string link = path + ".link";
     BOOST_TEST_REQUIRE(::symlink(dead.c_str(), link.c_str()) == 0);
     BOOST_TEST(
@@ -639,12 +639,7 @@ BOOST_AUTO_TEST_CASE(another_uids_dead_socket_is_not_replaced,
                          return r;
                      })) {
     std::string path = "/tmp/seqmq-test-" + std::to_string(::getpid()) + ".other";
-    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::strcpy(sun.sun_path, path.c_str());
-    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
-    ::close(fd);
+    leave_dead_socket(path);
     BOOST_TEST_REQUIRE(::lchown(path.c_str(), 65534, 65534) == 0);
     BOOST_TEST(
         (mailbox::open(*address::parse("unix:" + path)).error() == std::errc::address_in_use));
