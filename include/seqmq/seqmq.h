@@ -24,13 +24,13 @@ typedef struct seqmq_options {
     size_t max_message_size; /* both: largest mtext (msgmax), 8192 */
     int connect_timeout_ms;  /* sender: wait this long for the mailbox to appear; 0: fail at once,
                                 -1: wait for ever */
-    int mode;        /* mailbox: who may send, as msgsnd's ipcperms(): the write bits of `mode`
-                        (0200 owner, 0020 group, 0002 other) against each sender's SO_PEERCRED;
-                        root passes; a refused sender's msgsnd fails with EACCES. -1: the
-                        default — 0600 on unix:@name, 0666 on unix:/path (the socket file's mode
-                        decides) and on TIPC (TIPC senders carry no credentials: "other") */
-    uid_t owner_uid; /* mailbox: the owner for that check; (uid_t)-1: the effective uid */
-    gid_t owner_gid; /* mailbox: its group; (gid_t)-1: the effective gid */
+    int mode;            /* mailbox: who may send, as msgsnd's ipcperms(): the write bits of `mode`
+                            (0200 owner, 0020 group, 0002 other) against each sender's SO_PEERCRED;
+                            root passes; a refused sender's msgsnd fails with EACCES. -1: the
+                            default — 0600 on unix:@name, 0666 on unix:/path (the socket file's mode
+                            decides) and on TIPC (TIPC senders carry no credentials: "other") */
+    uid_t owner_uid;     /* mailbox: the owner for that check; (uid_t)-1: the effective uid */
+    gid_t owner_gid;     /* mailbox: its group; (gid_t)-1: the effective gid */
     uid_t require_owner; /* sender: connect fails with EACCES unless the mailbox's process has
                             this uid (SO_PEERCRED: tells a squatter on an abstract name from the
                             real mailbox; EOPNOTSUPP over TIPC); (uid_t)-1: not checked */
@@ -79,8 +79,8 @@ int seqmq_close(seqmq_t* q);
  *  mailbox went away; the queue was removed while waiting), EACCES (queue without write
  *  permission; a mailbox whose mode refused this sender), EUSERS (the mailbox refused the
  *  connection at its connection limit), EFAULT (msgp NULL), EPROTO (the mailbox cut the
- *  connection for a malformed record), EOPNOTSUPP (q is a mailbox), ECONNRESET (the daemon went away: the handle stays
- *  dead, close it and open the queue again). */
+ *  connection for a malformed record), EOPNOTSUPP (q is a mailbox), ECONNRESET (the daemon went
+ * away: the handle stays dead, close it and open the queue again). */
 int seqmq_msgsnd(seqmq_t* q, const void* msgp, size_t msgsz, int msgflg);
 
 /** As msgrcv(2) on Linux, including MSG_EXCEPT and MSG_COPY (copy the message at position msgtyp,
