@@ -179,6 +179,26 @@ BOOST_AUTO_TEST_CASE(kernel_and_shim_agree_line_for_line,
     BOOST_TEST(d.log_text().find("queue 1 (\"0x5e9a0001\") created") != std::string::npos);
 }
 
+// Perl's IPC::Msg (core Perl): a program that never heard of seqmq, through the interpreter's own
+// msgget/msgsnd/msgrcv/msgctl calls, on the kernel and under the shim, line for line.
+BOOST_AUTO_TEST_CASE(perl_ipc_msg_agrees_line_for_line,
+                     *boost::unit_test::precondition(private_ipc_namespace())) {
+    const std::vector<std::string> perl{"/usr/bin/perl", PERL_IPC_MSG_SCRIPT};
+    how_to_run natively;
+    natively.private_ipc = true;
+    const run_result kernel = run(perl, natively);
+    BOOST_TEST_REQUIRE(kernel.status == 0, "perl on the kernel: " << kernel.err);
+
+    daemon_process d;
+    how_to_run shimmed;
+    shimmed.shim = shimmed.private_ipc = shimmed.kernel_closed = true;
+    const run_result shim = run(perl, shimmed);
+    BOOST_TEST(shim.status == 0);
+    BOOST_TEST(shim.err.empty(), "the shim said: " << shim.err);
+    same_lines(kernel, shim);
+    BOOST_TEST(d.log_text().find("(\"0x5e9a0077\") created") != std::string::npos);
+}
+
 // SEQMQ_SYSV_KEYS naming one key: that one on seqmq, the private queues and the two other keys
 // on the kernel; ids of both kinds in one program, told apart.
 BOOST_AUTO_TEST_CASE(some_keys_on_seqmq_and_the_rest_on_the_kernel_agree,
