@@ -10,7 +10,7 @@ packages=(
   clang-19 libfuzzer-19-dev libclang-rt-19-dev # tests/fuzz: libFuzzer (clang 14 lacks std::expected)
   busybox-static xz-utils iproute2 # the TIPC guest: insmod, module unpacking, namespaces
   gnuplot-nox # tests/bench: the depth plot (scaling.png)
-  perl # tests/shim: IPC::Msg under the shim
+  perl python3-sysv-ipc # tests/shim: Perl's IPC::Msg and Python's sysv_ipc under the shim
 )
 
 missing=()
