@@ -20,6 +20,9 @@ int rm_command(std::span<const std::string_view> args);
 int watch_command(std::span<const std::string_view> args);
 int info_command(std::span<const std::string_view> args);
 
+/// `seqmq run -- PROGRAM`: an unmodified SysV program with the LD_PRELOAD shim.
+int run_command(std::span<const std::string_view> args);
+
 /// `seqmq tipc …`: TIPC node identity, bearers, links and the name table over generic netlink.
 int tipc_command(std::span<const std::string_view> args);
 

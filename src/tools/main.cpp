@@ -23,6 +23,7 @@ constexpr subcommand subcommands[] = {
     {"rm", seqmq::tool::rm_command, "remove queues (IPC_RMID)"},
     {"watch", seqmq::tool::watch_command, "live view of a queue's backlog"},
     {"info", seqmq::tool::info_command, "the daemon's totals and limits (MSG_INFO)"},
+    {"run", seqmq::tool::run_command, "run an unmodified SysV program on seqmqd (LD_PRELOAD)"},
     {"tipc", seqmq::tool::tipc_command,
      "configure TIPC: node identity, bearers, links, name table"},
 };

@@ -1,4 +1,5 @@
 // `seqmq send|recv|peek|ls|stat|set|rm|watch|info`: queues hosted by seqmqd, from the shell.
+#include "shim/key_routing.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/json_output.hpp"
@@ -12,8 +13,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <grp.h>
 #include <iostream>
 #include <iterator>
@@ -410,6 +413,22 @@ A live view of QUEUE: its counters and every waiting message, redrawn every S se
   --daemon ADDRESS   the daemon to use
 )";
 
+constexpr std::string_view run_usage =
+    R"(Usage: seqmq run [--daemon ADDRESS] [--keys LIST] -- PROGRAM [ARGS...]
+
+Runs PROGRAM, an unmodified System V program, with libseqmq-sysv.so preloaded: its msgget,
+msgsnd, msgrcv and msgctl go to seqmqd (keys become queues named 0x%08x, as ipcs prints them),
+so `seqmq ls`, `seqmq peek` and `seqmq watch` show its queues from outside. Refuses to start
+the program when no daemon answers. LD_PRELOAD, SEQMQ_DAEMON and SEQMQ_SYSV_KEYS are set for
+it (an LD_PRELOAD already set is kept, ahead of the shim); the exit status is the program's.
+  --keys LIST        only these keys go to seqmq, the others to the kernel: keys and ranges
+                     LOW-HIGH separated by commas (0x5e9a0001,0x100-0x1ff), `all` (the
+                     default) or `none`
+  --daemon ADDRESS   the daemon to use
+The shim is $SEQMQ_SYSV_LIBRARY, else the one built or installed with this tool.
+Exit status: the program's; 2 usage error; 4 no daemon; 127 the program or the shim cannot run.
+)";
+
 constexpr std::string_view info_usage = R"(Usage: seqmq info [--json]
 
 The daemon's totals (msgctl MSG_INFO: queues, messages, bytes), its clients, the connections it
@@ -763,6 +782,64 @@ int info_command(args_type args) {
         std::printf("limits           %zu bytes per message, %zu bytes per queue\n",
                     i->max_message_size, i->max_queue_bytes);
         return int(done);
+    });
+}
+
+// The shim that goes with this tool: $SEQMQ_SYSV_LIBRARY; the build tree's when this is the
+// build tree's tool; else the installed one.
+static std::string shim_library() {
+    if (const char* given = std::getenv("SEQMQ_SYSV_LIBRARY"); given && *given)
+        return given;
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec && self == std::filesystem::path(SEQMQ_TOOL_BUILD_PATH))
+        return SEQMQ_SHIM_BUILD_PATH;
+    return SEQMQ_SHIM_INSTALL_PATH;
+}
+
+int run_command(args_type args) {
+    return guarded("run", args, run_usage, [&] {
+        command_line cl("seqmq run");
+        std::vector<std::string> words;
+        std::optional<std::string> keys;
+        common_words c;
+        cl.words(words);
+        cl.text("--keys", keys);
+        add_common(cl, c);
+        cl.parse(args);
+        if (words.empty())
+            throw usage_failure{"which program? `seqmq run [--keys LIST] -- PROGRAM ARGS...`"};
+        if (keys && !shim::key_routing::parse(*keys))
+            throw usage_failure{"--keys '" + *keys +
+                                "': keys and LOW-HIGH ranges separated by commas "
+                                "(0x5e9a0001,0x100-0x1ff), `all` or `none`"};
+        auto o = daemon_options(c);
+        if (auto i = queue::info(o); !i)
+            return report("run", "", i.error(), o); // says how to start one
+        const std::string shim = shim_library();
+        if (::access(shim.c_str(), R_OK) != 0) {
+            std::fprintf(stderr,
+                         "seqmq run: the shim %s cannot be read (%s): build it (target "
+                         "seqmq_sysv) or install seqmq, or name it with SEQMQ_SYSV_LIBRARY\n",
+                         shim.c_str(), std::strerror(errno));
+            return 127;
+        }
+        // What was preloaded already stays first (a sanitizer's runtime must be).
+        std::string preload = shim;
+        if (const char* before = std::getenv("LD_PRELOAD"); before && *before)
+            preload = std::string(before) + ":" + shim;
+        ::setenv("LD_PRELOAD", preload.c_str(), 1);
+        ::setenv("SEQMQ_DAEMON", daemon_text(o).c_str(), 1);
+        if (keys)
+            ::setenv("SEQMQ_SYSV_KEYS", keys->c_str(), 1);
+        std::vector<char*> argv;
+        for (auto& w : words)
+            argv.push_back(w.data());
+        argv.push_back(nullptr);
+        std::fflush(nullptr);
+        ::execvp(argv[0], argv.data());
+        std::fprintf(stderr, "seqmq run: cannot run %s: %s\n", argv[0], std::strerror(errno));
+        return 127;
     });
 }
 

@@ -245,6 +245,49 @@ BOOST_AUTO_TEST_CASE(python_sysv_ipc_agrees_line_for_line,
     BOOST_TEST(d.log_text().find("(\"0x5e9a0066\") created") != std::string::npos);
 }
 
+// `seqmq run`: no daemon is a message and exit status 4, the program never started; with one,
+// the program runs with the shim preloaded and its queues are seqmqd's.
+BOOST_AUTO_TEST_CASE(seqmq_run_needs_a_daemon_and_preloads_the_shim) {
+    how_to_run nowhere;
+    nowhere.env = {{"SEQMQ_DAEMON", "unix:/nonexistent/seqmqd.sock"}};
+    const run_result none = run({SEQMQ_TOOL_PATH, "run", "--", "/bin/echo", "ran"}, nowhere, 20s);
+    BOOST_TEST(none.status == 4);
+    BOOST_TEST(none.out.empty(), "the program ran: " << none.out);
+    BOOST_TEST(none.err.find("no daemon at unix:/nonexistent/seqmqd.sock") != std::string::npos,
+               none.err);
+
+    daemon_process d;
+    how_to_run with_daemon;
+    if (!std::string(SEQMQ_SANITIZER_PRELOAD).empty())
+        with_daemon.env = {{"LD_PRELOAD", SEQMQ_SANITIZER_PRELOAD}};
+    const run_result env =
+        run({SEQMQ_TOOL_PATH, "run", "--keys", "0x5e9a0001", "--", "/bin/sh", "-c",
+             "echo \"$LD_PRELOAD\"; echo \"$SEQMQ_DAEMON\"; echo \"$SEQMQ_SYSV_KEYS\""},
+            with_daemon, 20s);
+    BOOST_TEST(env.status == 0, env.err);
+    BOOST_TEST(env.lines() == (std::vector<std::string>{preload(), d.address_text(), "0x5e9a0001"}),
+               boost::test_tools::per_element());
+}
+
+// A real SysV program through `seqmq run`, in a namespace where the kernel has no queues to give.
+BOOST_AUTO_TEST_CASE(seqmq_run_runs_a_sysv_program_on_seqmqd,
+                     *boost::unit_test::precondition(private_ipc_namespace())) {
+    daemon_process d;
+    how_to_run closed;
+    closed.private_ipc = closed.kernel_closed = true;
+    if (!std::string(SEQMQ_SANITIZER_PRELOAD).empty())
+        closed.env = {{"LD_PRELOAD", SEQMQ_SANITIZER_PRELOAD}};
+    std::vector<std::string> args{SEQMQ_TOOL_PATH, "run", "--"};
+    for (const auto& a : whole_script())
+        args.push_back(a);
+    const run_result r = run(args, closed);
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.err.empty(), r.err);
+    BOOST_TEST_REQUIRE(!r.lines().empty());
+    BOOST_TEST(r.lines().back() == "== done");
+    BOOST_TEST(d.log_text().find("(\"0x5e9a0001\") created") != std::string::npos);
+}
+
 // SEQMQ_SYSV_KEYS naming one key: that one on seqmq, the private queues and the two other keys
 // on the kernel; ids of both kinds in one program, told apart.
 BOOST_AUTO_TEST_CASE(some_keys_on_seqmq_and_the_rest_on_the_kernel_agree,
