@@ -202,47 +202,36 @@ BOOST_AUTO_TEST_CASE(kernel_and_shim_agree_line_for_line,
     BOOST_TEST(d.log_text().find("queue 1 (\"0x5e9a0001\") created") != std::string::npos);
 }
 
-// Perl's IPC::Msg (core Perl): a program that never heard of seqmq, through the interpreter's own
-// msgget/msgsnd/msgrcv/msgctl calls, on the kernel and under the shim, line for line.
-BOOST_AUTO_TEST_CASE(perl_ipc_msg_agrees_line_for_line,
-                     *boost::unit_test::precondition(interpreter_can_run())) {
-    const std::vector<std::string> perl{"/usr/bin/perl", PERL_IPC_MSG_SCRIPT};
+// `program` (an interpreter and its script) on the kernel and under the shim, line for line; the
+// shim side where the kernel has no queues to give; `queue` is the keyed queue it makes.
+void interpreter_agrees(const std::vector<std::string>& program, const std::string& queue) {
     how_to_run natively;
     natively.private_ipc = true;
     natively.env = interpreter_env();
-    const run_result kernel = run(perl, natively);
-    BOOST_TEST_REQUIRE(kernel.status == 0, "perl on the kernel: " << kernel.err);
+    const run_result kernel = run(program, natively);
+    BOOST_TEST_REQUIRE(kernel.status == 0, program[0] << " on the kernel: " << kernel.err);
 
     daemon_process d;
-    how_to_run shimmed;
-    shimmed.shim = shimmed.private_ipc = shimmed.kernel_closed = true;
-    shimmed.env = interpreter_env();
-    const run_result shim = run(perl, shimmed);
+    how_to_run shimmed = natively;
+    shimmed.shim = shimmed.kernel_closed = true;
+    const run_result shim = run(program, shimmed);
     BOOST_TEST(shim.status == 0);
     BOOST_TEST(shim.err.empty(), "the shim said: " << shim.err);
     same_lines(kernel, shim);
-    BOOST_TEST(d.log_text().find("(\"0x5e9a0077\") created") != std::string::npos);
+    BOOST_TEST(d.log_text().find("(\"" + queue + "\") created") != std::string::npos);
+}
+
+// Perl's IPC::Msg (core Perl): a program that never heard of seqmq, through the interpreter's own
+// msgget/msgsnd/msgrcv/msgctl calls.
+BOOST_AUTO_TEST_CASE(perl_ipc_msg_agrees_line_for_line,
+                     *boost::unit_test::precondition(interpreter_can_run())) {
+    interpreter_agrees({"/usr/bin/perl", PERL_IPC_MSG_SCRIPT}, "0x5e9a0077");
 }
 
 // Python's sysv_ipc (Debian python3-sysv-ipc), likewise: the extension module's own calls.
 BOOST_AUTO_TEST_CASE(python_sysv_ipc_agrees_line_for_line,
                      *boost::unit_test::precondition(interpreter_can_run())) {
-    const std::vector<std::string> python{"/usr/bin/python3", PYTHON_SYSV_IPC_SCRIPT};
-    how_to_run natively;
-    natively.private_ipc = true;
-    natively.env = interpreter_env();
-    const run_result kernel = run(python, natively);
-    BOOST_TEST_REQUIRE(kernel.status == 0, "python on the kernel: " << kernel.err);
-
-    daemon_process d;
-    how_to_run shimmed;
-    shimmed.shim = shimmed.private_ipc = shimmed.kernel_closed = true;
-    shimmed.env = interpreter_env();
-    const run_result shim = run(python, shimmed);
-    BOOST_TEST(shim.status == 0);
-    BOOST_TEST(shim.err.empty(), "the shim said: " << shim.err);
-    same_lines(kernel, shim);
-    BOOST_TEST(d.log_text().find("(\"0x5e9a0066\") created") != std::string::npos);
+    interpreter_agrees({"/usr/bin/python3", PYTHON_SYSV_IPC_SCRIPT}, "0x5e9a0066");
 }
 
 // `seqmq run`: no daemon is a message and exit status 4, the program never started; with one,
