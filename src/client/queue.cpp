@@ -978,7 +978,7 @@ result<queue> queue::open(std::string_view name, open_flags flags, unsigned mode
     if (name.front() == '#') {
         std::uint64_t id = 0;
         auto [end, ec] = std::from_chars(name.data() + 1, name.data() + name.size(), id);
-        if (ec != std::errc() || end != name.data() + name.size() || id == 0)
+        if (ec != std::errc() || end != name.data() + name.size()) // ("#0": the first id)
             return fail(std::errc::invalid_argument);
         req.flags |= p::open_by_id;
         req.id = id;

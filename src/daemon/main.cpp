@@ -29,7 +29,8 @@ Options:
                            unix:$XDG_RUNTIME_DIR/seqmq/seqmqd.sock, else
                            unix:/run/seqmq/seqmqd.sock (the directory is created, mode 0755)
   --socket-mode MODE       file mode of a unix:/path socket, octal (default 0660)
-  --max-queues N           queues at once; creating more fails with ENOSPC (default 1024)
+  --max-queues N           queues at once (msgmni); creating more fails with ENOSPC
+                           (default 1024, at most 32768: Linux's IPCMNI, the indexes of msqids)
   --default-capacity N     msg_qbytes of a new queue (default 16384)
   --max-queue-bytes N      the largest msg_qbytes a non-root client may set (default 16384,
                            the kernel's msgmnb)
@@ -150,6 +151,8 @@ int main(int argc, char** argv) {
         options.max_clients == 0 || options.max_queues == 0 || options.max_unacked == 0)
         return usage_error("--max-message-size, --default-capacity, --max-clients, "
                            "--max-queues and --max-unacked must be at least 1");
+    if (options.max_queues > 32768)
+        return usage_error("--max-queues is at most 32768 (the indexes a msqid has, as Linux)");
     if (options.spin_us > 1000000)
         return usage_error("--spin-us is at most 1000000 (one second)");
 

@@ -9,12 +9,14 @@
 //     shows what a SysV program queued under key 0x5e9a0001. IPC_PRIVATE makes a private queue.
 //   - The msqid is seqmqd's id of the queue (what `seqmq ls` shows and "#ID" opens): one number
 //     for every process, passed on through fork, argv or shared memory. seqmqd numbers queues
-//     1, 2, 3, ... and never gives a number twice while it runs, so a removed id gives EINVAL
-//     and never reaches a newer queue.
+//     as Linux does (daemon/model/msqid_allocator.hpp: sequence number * 32768 + index; 0, 1,
+//     2, ... from its start, as a fresh IPC namespace), so a removed id gives EINVAL and does
+//     not reach a newer queue until the sequence numbers come round.
 //   - SEQMQ_SYSV_KEYS (key_routing.hpp) sends only some keys to seqmq; the others go to the
 //     kernel. Then the two kinds of id are told apart by value: the shim shows a kernel msqid K
-//     as K + 2^30 (kernel_id_bit). A kernel id reaches 2^30 only after a namespace has made
-//     about 2^30 queues; seqmqd's would after as many.
+//     as K + 2^30 (kernel_id_bit). An id, the kernel's or seqmqd's, reaches 2^30 only once its
+//     sequence number reaches 32768: after some two million queues were made (at least 64 for
+//     each sequence number); msgget then fails with ENOSPC.
 //
 // Handles. seqmqd binds each connection to one queue, and a seqmq::queue serves one call at a
 // time: the process keeps a pool of handles per msqid (handle_pool.hpp). A call takes an idle

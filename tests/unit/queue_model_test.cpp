@@ -7,19 +7,28 @@
 
 #include "daemon/model/credit.hpp"
 #include "daemon/model/hosted_queue.hpp"
+#include "daemon/model/msqid_allocator.hpp"
 #include "daemon/model/permissions.hpp"
 #include "daemon/model/registry.hpp"
 #include "recording_completion.hpp"
 
+#include "child_wait.hpp"
+
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <memory>
 #include <optional>
+#include <sched.h>
 #include <span>
 #include <string>
 #include <string_view>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <unistd.h>
 #include <vector>
 
 namespace model = seqmq::daemon::model;
@@ -1159,6 +1168,224 @@ BOOST_AUTO_TEST_CASE(einval_for_a_capacity_above_the_limit_unless_root) {
     auto by_default = b.open("default", true, false, 0600, user(10));
     BOOST_TEST_REQUIRE(by_default.has_value());
     BOOST_TEST((*by_default)->capacity() == 500u);
+}
+
+// A fresh registry numbers as a fresh IPC namespace: 0, 1, 2, ...; a removed id stays invalid
+// (its index is given again only once the cycle comes round, with the next sequence number).
+BOOST_AUTO_TEST_CASE(ids_as_linux_gives_them) {
+    registry_bench b;
+    std::vector<model::hosted_queue*> q;
+    for (int i = 0; i < 3; ++i)
+        q.push_back(*b.open_private(user(10)));
+    BOOST_TEST(q[0]->id() == 0u);
+    BOOST_TEST(q[1]->id() == 1u);
+    BOOST_TEST(q[2]->id() == 2u);
+    BOOST_TEST(*b.reg.highest_index() == 2u);
+    q[1]->remove();
+    b.reg.erase(*q[1]);
+    BOOST_TEST(!b.reg.find(1));
+    BOOST_TEST(error_of(b.open_id(1, 0600, user(10))) == ENOENT);
+    BOOST_TEST((*b.open_private(user(10)))->id() == 3u); // not 1: the cursor goes on
+    q[2]->remove();
+    b.reg.erase(*q[2]);
+    BOOST_TEST(*b.reg.highest_index() == 3u);
+    BOOST_TEST(b.reg.at_index(0) == q[0]);
+    BOOST_TEST(!b.reg.at_index(2));
+}
+
+// One queue made and removed over and over: indexes 0..63 (ipc_min_cycle), then index 0 again
+// with sequence number 1 (id 32768), and so on; at INT_MAX >> 15 the sequence number wraps.
+BOOST_AUTO_TEST_CASE(the_cycle_and_the_sequence_number) {
+    registry_bench b;
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < 130; ++i) {
+        model::hosted_queue* q = *b.open_private(user(10));
+        ids.push_back(q->id());
+        q->remove();
+        b.reg.erase(*q);
+    }
+    BOOST_TEST(ids[0] == 0u);
+    BOOST_TEST(ids[63] == 63u);
+    BOOST_TEST(ids[64] == 32768u);
+    BOOST_TEST(ids[65] == 32769u);
+    BOOST_TEST(ids[128] == 2u * 32768u);
+    BOOST_TEST(!b.reg.highest_index());
+
+    model::msqid_allocator a;
+    const auto none_used = [](std::uint32_t) { return false; };
+    std::uint64_t last = 0, highest = 0;
+    for (std::uint64_t i = 0; i < std::uint64_t(model::msqid_allocator::seq_limit) * 64 + 1; ++i) {
+        last = *a.allocate(0, none_used);
+        highest = std::max(highest, last);
+    }
+    BOOST_TEST(last == 0u); // sequence numbers 0 .. 65534, then 0 again
+    BOOST_TEST(highest == 65534u * 32768u + 63u);
+    BOOST_TEST(highest <= std::uint64_t(INT_MAX));
+}
+
+// With many queues in use the cycle is longer: max(in_use * 3 / 2, 64) indexes.
+BOOST_AUTO_TEST_CASE(the_cycle_grows_with_the_queues_in_use) {
+    registry_bench b;
+    std::vector<model::hosted_queue*> q;
+    for (int i = 0; i < 100; ++i)
+        q.push_back(*b.open_private(user(10)));
+    BOOST_TEST(q[99]->id() == 99u);
+    BOOST_TEST(*b.reg.highest_index() == 99u);
+    q[5]->remove();
+    b.reg.erase(*q[5]);
+    // 99 in use: indexes below 148; the cursor is at 100.
+    BOOST_TEST((*b.open_private(user(10)))->id() == 100u);
+}
+
+// The kernel's own msqids in a private IPC namespace, for a sequence of msgget(IPC_PRIVATE) and
+// IPC_RMID: for each step, the id made (-1 for a removal) and what IPC_INFO returns after it.
+struct id_step {
+    bool create;
+    std::size_t victim; // a removal: which of the live queues, in order of creation
+};
+
+std::vector<int> kernel_ids(const std::vector<id_step>& steps) {
+    int fds[2];
+    BOOST_TEST_REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    BOOST_TEST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        if (::unshare(CLONE_NEWIPC) < 0)
+            ::_exit(125);
+        std::vector<int> live, out;
+        for (const id_step& s : steps) {
+            int made = -1;
+            if (s.create) {
+                made = ::msgget(IPC_PRIVATE, 0600);
+                if (made < 0)
+                    ::_exit(1);
+                live.push_back(made);
+            } else {
+                if (::msgctl(live.at(s.victim), IPC_RMID, nullptr) < 0)
+                    ::_exit(2);
+                live.erase(live.begin() + std::ptrdiff_t(s.victim));
+            }
+            msginfo info{};
+            out.push_back(made);
+            out.push_back(::msgctl(0, IPC_INFO, reinterpret_cast<msqid_ds*>(&info)));
+        }
+        const auto size = out.size() * sizeof(int);
+        ::_exit(::write(fds[1], out.data(), size) == ssize_t(size) ? 0 : 3);
+    }
+    ::close(fds[1]);
+    std::vector<int> got(steps.size() * 2);
+    std::size_t at = 0;
+    const auto bytes = got.size() * sizeof(int);
+    while (at < bytes) {
+        const ssize_t n = ::read(fds[0], reinterpret_cast<char*>(got.data()) + at, bytes - at);
+        if (n <= 0)
+            break;
+        at += std::size_t(n);
+    }
+    ::close(fds[0]);
+    const int status =
+        seqmq::test::exit_code(seqmq::test::wait_for_child(pid, std::chrono::seconds(60)));
+    BOOST_TEST_REQUIRE(status == 0, "the kernel's side exited " << status);
+    BOOST_TEST_REQUIRE(at == bytes);
+    return got;
+}
+
+// The same steps on a registry.
+std::vector<int> registry_ids(const std::vector<id_step>& steps) {
+    registry_bench b;
+    std::vector<model::hosted_queue*> live;
+    std::vector<int> out;
+    for (const id_step& s : steps) {
+        int made = -1;
+        if (s.create) {
+            model::hosted_queue* q = *b.open_private(user(10));
+            made = int(q->id());
+            live.push_back(q);
+        } else {
+            model::hosted_queue* q = live.at(s.victim);
+            live.erase(live.begin() + std::ptrdiff_t(s.victim));
+            q->remove();
+            b.reg.erase(*q);
+        }
+        out.push_back(made);
+        out.push_back(int(b.reg.highest_index().value_or(0)));
+    }
+    return out;
+}
+
+// A precondition: a private IPC namespace (unshare(CLONE_NEWIPC): root, or CAP_SYS_ADMIN).
+struct private_ipc_namespace {
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        const pid_t pid = ::fork();
+        if (pid == 0)
+            ::_exit(::unshare(CLONE_NEWIPC) == 0 ? 0 : 1);
+        const int status =
+            seqmq::test::exit_code(seqmq::test::wait_for_child(pid, std::chrono::seconds(10)));
+        boost::test_tools::assertion_result ok(status == 0);
+        ok.message() << "unshare(CLONE_NEWIPC) is not permitted here (needs CAP_SYS_ADMIN): no "
+                        "kernel to compare the ids with";
+        return ok;
+    }
+};
+
+// Returns the kernel's ids.
+std::vector<int> same_ids(const std::vector<id_step>& steps) {
+    const std::vector<int> kernel = kernel_ids(steps), ours = registry_ids(steps);
+    BOOST_TEST_REQUIRE(kernel.size() == ours.size());
+    int reported = 0;
+    for (std::size_t i = 0; i < kernel.size() && reported < 10; i += 2)
+        if (kernel[i] != ours[i] || kernel[i + 1] != ours[i + 1]) {
+            ++reported;
+            BOOST_TEST(false, "step " << i / 2 << (steps[i / 2].create ? " (create)" : " (remove)")
+                                      << ": kernel id " << kernel[i] << " highest index "
+                                      << kernel[i + 1] << ", registry id " << ours[i]
+                                      << " highest index " << ours[i + 1]);
+        }
+    return kernel;
+}
+
+BOOST_AUTO_TEST_CASE(create_three_remove_the_second_create_again_as_the_kernel,
+                     *boost::unit_test::precondition(private_ipc_namespace())) {
+    const std::vector<int> kernel =
+        same_ids({{true, 0}, {true, 0}, {true, 0}, {false, 1}, {true, 0}});
+    BOOST_TEST(kernel[6] == -1); // (the removal)
+    BOOST_TEST(kernel[8] == 3);
+}
+
+// Many steps, up to 150 queues at once and down to none: the cycle's length, its wrapping,
+// sequence numbers and the highest index after removals, all as the kernel has them.
+BOOST_AUTO_TEST_CASE(a_long_sequence_as_the_kernel,
+                     *boost::unit_test::precondition(private_ipc_namespace())) {
+    std::vector<id_step> steps;
+    std::uint32_t seed = 12345;
+    auto next = [&] { return (seed = seed * 1103515245u + 12345u) >> 16; };
+    std::size_t live = 0;
+    for (int phase = 0; phase < 6; ++phase) {
+        const std::size_t target = phase % 2 == 0 ? 150 : 3;
+        while (live != target) {
+            // towards the target, with a step the other way now and then
+            const bool create = (live < target) == (next() % 4 != 0) || live == 0;
+            if (create) {
+                steps.push_back({true, 0});
+                ++live;
+            } else {
+                steps.push_back({false, next() % live});
+                --live;
+            }
+        }
+    }
+    for (int i = 0; i < 100; ++i) { // one queue in, one out: round the cycle several times
+        steps.push_back({true, 0});
+        steps.push_back({false, next() % (live + 1)});
+    }
+    const std::vector<int> kernel = same_ids(steps);
+    // (The steps reach what they are for: indexes past 64, and sequence numbers above 1.)
+    int most = 0;
+    for (std::size_t i = 0; i < kernel.size(); i += 2)
+        most = std::max(most, kernel[i] & 0x7fff);
+    BOOST_TEST(most >= 150);
+    BOOST_TEST(*std::max_element(kernel.begin(), kernel.end()) >= 2 * 32768);
 }
 
 BOOST_AUTO_TEST_CASE(ids_are_not_reused) {

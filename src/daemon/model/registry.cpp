@@ -1,6 +1,8 @@
 #include "daemon/model/registry.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 namespace seqmq::daemon::model {
 
@@ -26,7 +28,8 @@ std::expected<hosted_queue*, int> registry::open(const open_params& want, const 
             return std::unexpected(EACCES);
         return q;
     }
-    if (by_id_.size() >= limits_.max_queues)
+    // ipc_addid: the limit is msgmni, and never more than the indexes there are.
+    if (by_index_.size() >= std::min<std::size_t>(limits_.max_queues, msqid_allocator::max_indexes))
         return std::unexpected(ENOSPC);
     const std::size_t capacity = want.capacity ? want.capacity : limits_.default_capacity;
     if (capacity > limits_.max_queue_bytes && !who.is_root())
@@ -36,10 +39,14 @@ std::expected<hosted_queue*, int> registry::open(const open_params& want, const 
     perm.gid = perm.cgid = who.known ? who.gid : gid_t(-1);
     perm.mode = want.mode & 0777;
     const std::string name = want.how == open_params::by::name ? std::string(want.name) : "";
-    auto made = std::make_unique<hosted_queue>(next_id_++, name, perm, capacity,
-                                               limits_.max_message_size, budget_, done_);
+    const auto id = ids_.allocate(by_index_.size(),
+                                  [&](std::uint32_t index) { return by_index_.contains(index); });
+    if (!id)
+        return std::unexpected(ENOSPC);
+    auto made = std::make_unique<hosted_queue>(*id, name, perm, capacity, limits_.max_message_size,
+                                               budget_, done_);
     q = made.get();
-    by_id_.emplace(q->id(), std::move(made));
+    by_index_.emplace(msqid_allocator::index_of(*id), std::move(made));
     if (!name.empty())
         by_name_.emplace(name, q);
     created = true;
@@ -47,14 +54,26 @@ std::expected<hosted_queue*, int> registry::open(const open_params& want, const 
 }
 
 hosted_queue* registry::find(std::uint64_t id) noexcept {
-    auto it = by_id_.find(id);
-    return it == by_id_.end() ? nullptr : it->second.get();
+    hosted_queue* q =
+        id <= std::uint64_t(INT_MAX) ? at_index(msqid_allocator::index_of(id)) : nullptr;
+    return q && q->id() == id ? q : nullptr; // another sequence number: an older queue's id
+}
+
+hosted_queue* registry::at_index(std::uint32_t index) noexcept {
+    auto it = by_index_.find(index);
+    return it == by_index_.end() ? nullptr : it->second.get();
+}
+
+std::optional<std::uint32_t> registry::highest_index() const noexcept {
+    if (by_index_.empty())
+        return std::nullopt;
+    return by_index_.rbegin()->first;
 }
 
 void registry::erase(hosted_queue& q) {
     if (!q.name().empty())
         by_name_.erase(q.name());
-    by_id_.erase(q.id()); // q is gone
+    by_index_.erase(msqid_allocator::index_of(q.id())); // q is gone
 }
 
 } // namespace seqmq::daemon::model
