@@ -96,6 +96,16 @@ struct daemon_info {
     /// Memory that queued messages, messages in transit and credit take, each message counted
     /// with its bookkeeping; and the daemon's limit on it (--max-memory).
     std::size_t memory = 0, max_memory = 0;
+    std::size_t default_capacity = 0; ///< msg_qbytes of a new queue (msgmnb)
+    /// The highest index in use (the low 15 bits of an id: what msgctl(IPC_INFO) returns and
+    /// stat_index() takes); none without queues.
+    std::optional<std::size_t> highest_index;
+};
+
+/// Whose access queue::stat_index() checks.
+enum class stat_check {
+    read_permission, ///< MSG_STAT: the caller's read permission, as IPC_STAT
+    none,            ///< MSG_STAT_ANY: none
 };
 
 /// The daemon's address for clients: $SEQMQ_DAEMON if set (any address text), else
@@ -209,6 +219,14 @@ public:
 
     /// IPC_STAT of every queue the caller may read, as `ipcs -q` lists them.
     static result<std::vector<queue_stat>> list_queues(const queue_options& options = {});
+
+    /// msgctl(MSG_STAT / MSG_STAT_ANY): IPC_STAT of the queue at `index` without opening it;
+    /// its id (with the sequence number) is in the result. Only the low 15 bits of `index`
+    /// count, as on Linux. Errors: invalid_argument if no queue has that index;
+    /// permission_denied without read permission (stat_check::read_permission); as connecting.
+    static result<queue_stat> stat_index(std::uint32_t index,
+                                         stat_check check = stat_check::read_permission,
+                                         const queue_options& options = {});
 
     /// Waits until the daemon has taken in every message this handle sent. A send that returned
     /// is already committed — queue space is set aside for it and later calls on this handle see

@@ -379,7 +379,7 @@ struct queue::impl {
         drain();
         report_taken();
         if (removed && op != p::opcode::info && op != p::opcode::list_queues &&
-            op != p::opcode::sync)
+            op != p::opcode::stat_index && op != p::opcode::sync)
             return fail(std::errc::identifier_removed);
         give_back_credit();
         auto seq = request(op, body);
@@ -1120,9 +1120,30 @@ result<daemon_info> queue::info(const queue_options& options) {
     auto i = p::decode_info(r->body);
     if (!i)
         return std::unexpected(make_error_code(errc::bad_frame));
-    return daemon_info{i->queues,          i->messages,   i->bytes,           i->clients,
-                       i->protocol_errors, i->max_queues, i->max_queue_bytes, i->max_message_size,
-                       i->max_clients,     i->memory,     i->max_memory};
+    daemon_info d{i->queues,          i->messages,   i->bytes,           i->clients,
+                  i->protocol_errors, i->max_queues, i->max_queue_bytes, i->max_message_size,
+                  i->max_clients,     i->memory,     i->max_memory,      i->default_capacity,
+                  std::nullopt};
+    if (i->highest_index >= 0)
+        d.highest_index = std::size_t(i->highest_index);
+    return d;
+}
+
+result<queue_stat> queue::stat_index(std::uint32_t index, stat_check check,
+                                     const queue_options& options) {
+    auto c = connect_daemon(options);
+    if (!c)
+        return std::unexpected(c.error());
+    std::vector<std::byte> body;
+    p::writer w(body);
+    p::encode(w, p::stat_index_request{index, check == stat_check::none ? p::stat_any : 0u});
+    auto r = (*c)->call(p::opcode::stat_index, body);
+    if (!r)
+        return std::unexpected(r.error());
+    auto s = p::decode_stat(r->body);
+    if (!s || !r->body.done())
+        return std::unexpected(make_error_code(errc::bad_frame));
+    return to_stat(*s);
 }
 
 result<std::vector<queue_stat>> queue::list_queues(const queue_options& options) {

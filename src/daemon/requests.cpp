@@ -44,6 +44,7 @@ const requests::handler requests::handlers_[] = {
     {p::opcode::remove, true, access::owner, false, &requests::on_remove},
     {p::opcode::info, false, access::none, false, &requests::on_info},
     {p::opcode::list_queues, false, access::none, false, &requests::on_list_queues},
+    {p::opcode::stat_index, false, access::none, false, &requests::on_stat_index},
     // No reply of their own: they need no checks that would answer.
     {p::opcode::cancel, false, access::none, false, &requests::on_cancel},
     {p::opcode::release, false, access::none, false, &requests::on_release},
@@ -819,6 +820,9 @@ void requests::on_info(request& r) {
     i.max_clients = options_.max_clients;
     i.memory = budget_.used;
     i.max_memory = budget_.limit;
+    i.default_capacity = options_.default_capacity;
+    if (auto highest = registry_.highest_index())
+        i.highest_index = *highest;
     p::start_reply(outgoing_, r.op, r.seq, 0);
     p::writer w(outgoing_);
     p::encode(w, i);
@@ -837,6 +841,24 @@ void requests::on_list_queues(request& r) {
     });
     reply_parts(r.c, r.op, r.seq, all,
                 [](p::writer& w, const p::stat_body& s) { p::encode(w, s); });
+}
+
+// MSG_STAT and MSG_STAT_ANY (msgctl_stat): the queue at an index whatever its sequence number;
+// EINVAL before EACCES, as Linux.
+void requests::on_stat_index(request& r) {
+    auto req = p::decode_stat_index_request(r.body);
+    if (!req)
+        return sessions_.fault(r.c, "malformed stat_index request");
+    model::hosted_queue* q = registry_.at_index(model::msqid_allocator::index_of(req->index));
+    if (!q)
+        return (void)reply_error(r.c, r.op, r.seq, EINVAL);
+    if (!(req->flags & p::stat_any) && !model::permitted(r.c.who, q->perm(), model::read_access))
+        return (void)reply_error(r.c, r.op, r.seq, EACCES);
+    learn_taken(*q);
+    p::start_reply(outgoing_, r.op, r.seq, 0);
+    p::writer w(outgoing_);
+    p::encode(w, stat_of(*q));
+    sessions_.deliver(r.c, outgoing_);
 }
 
 void requests::on_cancel(request& r) {

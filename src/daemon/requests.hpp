@@ -87,6 +87,7 @@ private:
     void on_remove(request& r);
     void on_info(request& r);
     void on_list_queues(request& r);
+    void on_stat_index(request& r);
     void on_cancel(request& r);
     void on_release(request& r);
     void on_ack(request& r);

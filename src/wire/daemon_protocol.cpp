@@ -64,6 +64,8 @@ std::string_view to_string(opcode op) noexcept {
         return "taken";
     case opcode::wait_delivery:
         return "wait_delivery";
+    case opcode::stat_index:
+        return "stat_index";
     case opcode::grant:
         return "grant";
     case opcode::revoke:
@@ -224,13 +226,16 @@ void encode(writer& w, const stat_body& r) {
     w.u32(r.waiting_receivers).u32(r.waiting_senders);
     w.u16(static_cast<std::uint16_t>(r.name.size())).text(r.name);
 }
+void encode(writer& w, const stat_index_request& r) {
+    w.u32(r.index).u32(r.flags);
+}
 void encode(writer& w, const set_request& r) {
     w.u32(r.which).u32(r.mode).u32(r.uid).u32(r.gid).u64(r.capacity);
 }
 void encode(writer& w, const info_body& r) {
     w.u64(r.queues).u64(r.messages).u64(r.bytes).u64(r.clients).u64(r.protocol_errors);
     w.u64(r.max_queues).u64(r.max_queue_bytes).u64(r.max_message_size).u64(r.max_clients);
-    w.u64(r.memory).u64(r.max_memory);
+    w.u64(r.memory).u64(r.max_memory).u64(r.default_capacity).i64(r.highest_index);
 }
 void encode(writer& w, const grant_body& r) {
     w.u64(r.bytes).u64(r.messages).u64(r.upto);
@@ -419,6 +424,16 @@ std::optional<stat_body> decode_stat(reader& r) {
     return s;
 }
 
+std::optional<stat_index_request> decode_stat_index_request(std::span<const std::byte> in) {
+    reader r(in);
+    stat_index_request s;
+    s.index = r.u32();
+    s.flags = r.u32();
+    if (!r.done() || (s.flags & ~std::uint32_t(stat_any)))
+        return std::nullopt;
+    return s;
+}
+
 std::optional<set_request> decode_set_request(std::span<const std::byte> in) {
     reader r(in);
     set_request s;
@@ -445,7 +460,9 @@ std::optional<info_body> decode_info(reader& r) {
     i.max_clients = r.u64();
     i.memory = r.u64();
     i.max_memory = r.u64();
-    if (!r.done())
+    i.default_capacity = r.u64();
+    i.highest_index = r.i64();
+    if (!r.done() || i.highest_index < -1)
         return std::nullopt;
     return i;
 }

@@ -11,8 +11,8 @@
 //                      with sequence 0
 //
 // Every reply payload starts with a result: i32 errno (0: success), u32 zero; a body follows on
-// success only. A connection serves one queue once `open` succeeded; `info` and `list_queues`
-// need no queue.
+// success only. A connection serves one queue once `open` succeeded; `info`, `list_queues` and
+// `stat_index` need no queue.
 
 #include "wire/frame.hpp"
 
@@ -55,6 +55,9 @@ enum class opcode : std::int64_t {
     taken = 20,
     /// (empty): this handle found the delivery socket empty and waits on it; no reply
     wait_delivery = 21,
+    /// stat_index_request -> stat_body: msgctl's MSG_STAT / MSG_STAT_ANY, the queue at an index
+    /// (EINVAL none there; EACCES without read permission, unless stat_any)
+    stat_index = 22,
     // notices, sequence 0
     grant = 100,   ///< grant_body: more credit for sends without a round trip
     revoke = 101,  ///< (empty): give back unused credit with `release`
@@ -92,6 +95,11 @@ enum op_bits : std::uint32_t {
 enum taken_bits : std::uint32_t {
     taken_wait_ended = 1, ///< its wait on the delivery socket ended with a record
     taken_gave_up = 2,    ///< ... ended without one (a timeout, a signal): nothing is due to it
+};
+
+/// Flags of stat_index_request.
+enum stat_index_bits : std::uint32_t {
+    stat_any = 1, ///< MSG_STAT_ANY: no read permission needed
 };
 
 /// Flags of list_request.
@@ -234,6 +242,13 @@ struct stat_body {
     std::string name;
 };
 
+/// stat_index: u32 index (only its low 15 bits count, as Linux's ipcid_to_idx), u32 flags
+/// (stat_index_bits)
+struct stat_index_request {
+    std::uint32_t index = 0;
+    std::uint32_t flags = 0;
+};
+
 /// set: u32 which (set_bits), u32 mode, u32 uid, u32 gid, u64 capacity
 struct set_request {
     std::uint32_t which = 0;
@@ -242,11 +257,14 @@ struct set_request {
 };
 
 /// info: u64 queues, messages, bytes, clients, protocol errors, max queues, max queue bytes,
-/// max message size, max clients, memory used, max memory
+/// max message size, max clients, memory used, max memory, default capacity, i64 highest index
+/// in use (-1: no queue)
 struct info_body {
     std::uint64_t queues = 0, messages = 0, bytes = 0, clients = 0, protocol_errors = 0;
     std::uint64_t max_queues = 0, max_queue_bytes = 0, max_message_size = 0, max_clients = 0;
     std::uint64_t memory = 0, max_memory = 0;
+    std::uint64_t default_capacity = 0;
+    std::int64_t highest_index = -1;
 };
 
 /// grant: u64 bytes, u64 messages, u64 upto. Credit is queue space set aside for one connection.
@@ -333,6 +351,7 @@ void encode(writer& w, const list_request& r);
 void encode(writer& w, const list_part_header& r);
 void encode_entry(writer& w, const message_body& r); ///< a list entry (data length explicit)
 void encode(writer& w, const stat_body& r);
+void encode(writer& w, const stat_index_request& r);
 void encode(writer& w, const set_request& r);
 void encode(writer& w, const info_body& r);
 void encode(writer& w, const grant_body& r);
@@ -353,6 +372,7 @@ std::optional<list_request> decode_list_request(std::span<const std::byte> in);
 std::optional<list_part_header> decode_list_part(reader& r);
 std::optional<message_body> decode_entry(reader& r);
 std::optional<stat_body> decode_stat(reader& r);
+std::optional<stat_index_request> decode_stat_index_request(std::span<const std::byte> in);
 std::optional<set_request> decode_set_request(std::span<const std::byte> in);
 std::optional<info_body> decode_info(reader& r);
 std::optional<grant_body> decode_grant(std::span<const std::byte> in);

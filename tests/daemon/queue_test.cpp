@@ -67,6 +67,34 @@ BOOST_AUTO_TEST_CASE(open_follows_msgget) {
     BOOST_TEST(all->size() == 2u);
 }
 
+// Ids as a fresh IPC namespace has them (0, 1, ...); info() tells the highest index, and
+// stat_index() finds a queue by it without opening it.
+BOOST_AUTO_TEST_CASE(ids_highest_index_and_stat_by_index) {
+    daemon_process d;
+    auto o = d.options();
+    auto none = queue::info(o);
+    BOOST_TEST_REQUIRE(none.has_value(), why(none));
+    BOOST_TEST(!none->highest_index.has_value());
+    BOOST_TEST(none->default_capacity == 16384u);
+    auto a = queue::open("a", open_flags::create, 0600, o);
+    auto b = queue::create_private(0600, o);
+    BOOST_TEST_REQUIRE((a && b));
+    BOOST_TEST(a->stat()->id == 0u);
+    BOOST_TEST(b->stat()->id == 1u);
+    BOOST_TEST(*queue::info(o)->highest_index == 1u);
+    auto s = queue::stat_index(0, seqmq::stat_check::read_permission, o);
+    BOOST_TEST_REQUIRE(s.has_value(), why(s));
+    BOOST_TEST(s->name == "a");
+    BOOST_TEST(
+        (queue::stat_index(2, seqmq::stat_check::none, o).error() == std::errc::invalid_argument));
+    BOOST_TEST_REQUIRE(b->remove().has_value());
+    BOOST_TEST(*queue::info(o)->highest_index == 0u);
+    BOOST_TEST(queue::stat_index(0, seqmq::stat_check::none, o)->id == 0u);
+    auto c = queue::create_private(0600, o);
+    BOOST_TEST_REQUIRE(c.has_value());
+    BOOST_TEST(c->stat()->id == 2u); // not 1: a removed id is not given again at once
+}
+
 BOOST_AUTO_TEST_CASE(no_daemon_is_a_clear_error) {
     seqmq::queue_options o;
     o.daemon = *seqmq::address::parse("unix:/tmp/seqmq-no-such-daemon/seqmqd.sock");

@@ -191,7 +191,8 @@ inline std::optional<reply_facts> check_reply(proto::opcode op,
         facts.part = *h;
         return facts;
     }
-    case opcode::stat: {
+    case opcode::stat:
+    case opcode::stat_index: {
         if (!checked_stat(payload, r) || !r.done())
             return std::nullopt;
         return facts;
