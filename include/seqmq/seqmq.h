@@ -66,9 +66,27 @@ seqmq_t* seqmq_queue_open(const char* name, int flags, int mode);
  *  cmd, a mailbox or sender handle, the queue already removed), EFAULT (buf NULL for
  *  IPC_STAT/IPC_SET), EACCES (IPC_STAT without read permission), EPERM (IPC_SET/IPC_RMID by
  *  neither owner, creator nor root; msg_qbytes above the daemon's limit), ECONNRESET (the daemon
- *  went away). IPC_SET with msg_qbytes 0 succeeds, as on Linux; then no message fits, and every
- *  later send waits (EAGAIN with IPC_NOWAIT). */
+ *  went away). IPC_INFO, MSG_INFO, MSG_STAT and MSG_STAT_ANY: seqmq_daemon_msgctl. IPC_SET with
+ * msg_qbytes 0 succeeds, as on Linux; then no message fits, and every later send waits (EAGAIN with
+ * IPC_NOWAIT). */
 int seqmq_msgctl(seqmq_t* q, int cmd, struct msqid_ds* buf);
+
+/** As msgctl(2)'s IPC_INFO, MSG_INFO, MSG_STAT and MSG_STAT_ANY (<sys/msg.h> names them with
+ *  _DEFAULT_SOURCE or _GNU_SOURCE), on the queues of the daemon seqmq_queue_open uses. These take
+ *  no queue handle — IPC_INFO and MSG_INFO ignore msqid, MSG_STAT and MSG_STAT_ANY take an index
+ *  (only its low 15 bits count, as on Linux) — so they are not seqmq_msgctl commands (it refuses
+ *  them with EINVAL). IPC_INFO and MSG_INFO fill the struct msginfo at buf (cast, as with
+ *  msgctl): msgmni, msgmax and msgmnb are the daemon's --max-queues, --max-message-size and
+ *  --default-capacity; msgssz 16; msgseg min(msgpool * 1024 / 16, 65535) with IPC_INFO's
+ *  msgpool; MSG_INFO's msgpool is the queues in use, msgmap the messages queued in all, msgtql
+ *  their bytes; IPC_INFO's msgpool, msgmap and msgtql are Linux's MSGPOOL, MSGMAP and MSGTQL
+ *  computed from those limits (msgmni * msgmnb / 1024, msgmnb, msgmnb). Both return the highest
+ *  index in use (0 if none). MSG_STAT and MSG_STAT_ANY fill *buf as IPC_STAT does and return
+ *  the queue's id. Returns -1 with errno: EINVAL (msqid < 0, another cmd, no queue at that
+ *  index), EFAULT (buf NULL, once the rest succeeded, as on Linux), EACCES (MSG_STAT
+ *  without read permission; MSG_STAT_ANY checks none), ENOENT / ECONNREFUSED (no daemon), EUSERS
+ * (the daemon's client limit). */
+int seqmq_daemon_msgctl(int msqid, int cmd, struct msqid_ds* buf);
 
 /** Closes and frees. Returns 0; -1 and EINVAL if q is NULL. */
 int seqmq_close(seqmq_t* q);

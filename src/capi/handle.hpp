@@ -27,4 +27,9 @@ int errno_of(const std::error_code& e) noexcept;
 /// queues have no key; the shim puts the key back).
 void fill_msqid_ds(const queue_stat& st, msqid_ds& buf) noexcept;
 
+/// msgctl's IPC_INFO or MSG_INFO (`cmd`) from the daemon's info, as Linux's msgctl_info fills
+/// struct msginfo from its namespace's limits and counts. Returns what msgctl returns: the
+/// highest index in use, 0 without queues.
+int fill_msginfo(const daemon_info& d, int cmd, msginfo& out) noexcept;
+
 } // namespace seqmq::detail::capi

@@ -4,9 +4,11 @@
 #include "capi/handle.hpp"
 #include "store/sysv_rules.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <new>
 
@@ -41,6 +43,35 @@ void fill_msqid_ds(const queue_stat& st, msqid_ds& buf) noexcept {
     buf.msg_qbytes = st.capacity;
     buf.msg_lspid = st.last_send_pid;
     buf.msg_lrpid = st.last_receive_pid;
+}
+
+namespace {
+int clamped(std::uint64_t v) noexcept {
+    return int(std::min<std::uint64_t>(v, INT_MAX));
+}
+} // namespace
+
+int fill_msginfo(const daemon_info& d, int cmd, msginfo& out) noexcept {
+    // Linux's <linux/msg.h> derives these from MSGMNI and MSGMNB; here from the daemon's limits.
+    constexpr std::uint64_t msgssz = 16; // MSGSSZ
+    const std::uint64_t msgpool = std::uint64_t(d.max_queues) * d.default_capacity / 1024;
+    std::memset(&out, 0, sizeof out);
+    out.msgmni = clamped(d.max_queues);
+    out.msgmax = clamped(d.max_message_size);
+    out.msgmnb = clamped(d.default_capacity);
+    out.msgssz = int(msgssz);
+    out.msgseg = static_cast<unsigned short>(std::min<std::uint64_t>(msgpool * 1024 / msgssz,
+                                                                     0xffff)); // MSGSEG
+    if (cmd == MSG_INFO) {
+        out.msgpool = clamped(d.queues);
+        out.msgmap = clamped(d.messages);
+        out.msgtql = clamped(d.bytes);
+    } else {
+        out.msgpool = clamped(msgpool);           // MSGPOOL, in kilobytes
+        out.msgmap = clamped(d.default_capacity); // MSGMAP
+        out.msgtql = clamped(d.default_capacity); // MSGTQL
+    }
+    return d.highest_index ? clamped(*d.highest_index) : 0;
 }
 
 } // namespace seqmq::detail::capi
@@ -208,6 +239,39 @@ int seqmq_msgctl(seqmq_t* q, int cmd, struct msqid_ds* buf) {
         return fail_with(st.error(), -1);
     seqmq::detail::capi::fill_msqid_ds(*st, *buf);
     return 0;
+}
+
+int seqmq_daemon_msgctl(int msqid, int cmd, struct msqid_ds* buf) {
+    if (msqid < 0 ||
+        (cmd != IPC_INFO && cmd != MSG_INFO && cmd != MSG_STAT && cmd != MSG_STAT_ANY)) {
+        errno = EINVAL;
+        return -1;
+    }
+    // As Linux: buf is written (EFAULT) only once the answer is known.
+    if (cmd == IPC_INFO || cmd == MSG_INFO) {
+        auto d = seqmq::queue::info();
+        if (!d)
+            return fail_with(d.error(), -1);
+        msginfo info;
+        const int highest = seqmq::detail::capi::fill_msginfo(*d, cmd, info);
+        if (!buf) {
+            errno = EFAULT;
+            return -1;
+        }
+        std::memcpy(buf, &info, sizeof info);
+        return highest;
+    }
+    auto st = seqmq::queue::stat_index(std::uint32_t(msqid),
+                                       cmd == MSG_STAT_ANY ? seqmq::stat_check::none
+                                                           : seqmq::stat_check::read_permission);
+    if (!st)
+        return fail_with(st.error(), -1);
+    if (!buf) {
+        errno = EFAULT;
+        return -1;
+    }
+    seqmq::detail::capi::fill_msqid_ds(*st, *buf);
+    return int(st->id);
 }
 
 int seqmq_close(seqmq_t* q) {

@@ -9,7 +9,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <random>
+#include <sched.h>
 #include <sstream>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -270,4 +273,172 @@ BOOST_AUTO_TEST_CASE(blocked_sender_proceeds_when_room_appears) {
     BOOST_TEST(ds.msg_qnum == 2u);
     BOOST_TEST(ds.__msg_cbytes == 504u);
     BOOST_TEST(seqmq_msgrcv(q.dq, &got, sizeof got.mtext, 2, IPC_NOWAIT) == 4);
+}
+
+// --- IPC_INFO, MSG_INFO, MSG_STAT, MSG_STAT_ANY -------------------------------------------------
+
+namespace {
+
+// One side of the comparison: the kernel's msgget/msgsnd/msgctl, or seqmq's C API.
+struct kernel_side {
+    int create(int mode) { return ::msgget(IPC_PRIVATE, IPC_CREAT | mode); }
+    int send(int id, const char* text) {
+        msg m{1, {}};
+        std::strcpy(m.mtext, text);
+        return ::msgsnd(id, &m, std::strlen(text), IPC_NOWAIT);
+    }
+    int remove(int id) { return ::msgctl(id, IPC_RMID, nullptr); }
+    int ctl(int msqid, int cmd, void* buf) {
+        return ::msgctl(msqid, cmd, static_cast<msqid_ds*>(buf));
+    }
+};
+
+struct seqmq_side {
+    std::map<int, seqmq_t*> handles;
+    int create(int mode) {
+        seqmq_t* q = seqmq_queue_open(nullptr, IPC_CREAT, mode);
+        if (!q)
+            return -1;
+        msqid_ds ds{};
+        seqmq_msgctl(q, IPC_STAT, &ds);
+        handles[ds.msg_perm.__key] = q; // (the C API's IPC_STAT puts the id there)
+        return ds.msg_perm.__key;
+    }
+    int send(int id, const char* text) {
+        msg m{1, {}};
+        std::strcpy(m.mtext, text);
+        return seqmq_msgsnd(handles.at(id), &m, std::strlen(text), IPC_NOWAIT);
+    }
+    int remove(int id) { return seqmq_msgctl(handles.at(id), IPC_RMID, nullptr); }
+    int ctl(int msqid, int cmd, void* buf) {
+        return seqmq_daemon_msgctl(msqid, cmd, static_cast<msqid_ds*>(buf));
+    }
+    ~seqmq_side() {
+        for (auto& [_, q] : handles)
+            seqmq_close(q);
+    }
+};
+
+template <class Side>
+std::string info_line(Side& s, const char* what, int cmd) {
+    msginfo i{};
+    std::ostringstream out;
+    out << what << ": ";
+    const int r = s.ctl(0, cmd, &i);
+    if (r < 0)
+        return out.str() + "-1 " + std::strerror(errno);
+    out << r << " msgpool " << i.msgpool << " msgmap " << i.msgmap << " msgtql " << i.msgtql
+        << " msgmni " << i.msgmni << " msgmax " << i.msgmax << " msgmnb " << i.msgmnb << " msgssz "
+        << i.msgssz << " msgseg " << i.msgseg;
+    return out.str();
+}
+
+template <class Side>
+std::string stat_line(Side& s, const char* what, int index, int cmd) {
+    msqid_ds ds{};
+    std::ostringstream out;
+    out << what << ": ";
+    const int r = s.ctl(index, cmd, &ds);
+    if (r < 0)
+        return out.str() + "-1 " + std::strerror(errno);
+    out << r << " mode " << std::oct << (ds.msg_perm.mode & 0777) << std::dec << " qnum "
+        << ds.msg_qnum << " cbytes " << ds.__msg_cbytes << " qbytes " << ds.msg_qbytes << " uid "
+        << ds.msg_perm.uid;
+    return out.str();
+}
+
+// The same calls on either side, one line each; ids as they come (a fresh IPC namespace and a
+// fresh seqmqd number alike). `as_nobody` runs a line in a child that became uid 65534.
+template <class Side, class AsNobody>
+std::vector<std::string> info_and_stat_script(Side& s, AsNobody as_nobody) {
+    std::vector<std::string> out;
+    auto say = [&](const std::string& what, long r) {
+        out.push_back(what + ": " +
+                      (r < 0 ? "-1 " + std::string(std::strerror(errno)) : std::to_string(r)));
+    };
+    out.push_back(info_line(s, "IPC_INFO, no queue", IPC_INFO));
+    out.push_back(info_line(s, "MSG_INFO, no queue", MSG_INFO));
+    out.push_back(stat_line(s, "MSG_STAT 0, no queue", 0, MSG_STAT));
+    const int a = s.create(0600), b = s.create(0640), c = s.create(0666);
+    say("create a", a);
+    say("create b", b);
+    say("create c", c);
+    say("send 'abc' to a", s.send(a, "abc"));
+    say("send 'hello' to a", s.send(a, "hello"));
+    say("send 'x' to c", s.send(c, "x"));
+    out.push_back(info_line(s, "MSG_INFO", MSG_INFO));
+    out.push_back(info_line(s, "IPC_INFO", IPC_INFO));
+    out.push_back(stat_line(s, "MSG_STAT 0", 0, MSG_STAT));
+    out.push_back(stat_line(s, "MSG_STAT 32768 (the index: low 15 bits)", 32768, MSG_STAT));
+    out.push_back(stat_line(s, "MSG_STAT_ANY 2", 2, MSG_STAT_ANY));
+    out.push_back(stat_line(s, "MSG_STAT 3 (unused)", 3, MSG_STAT));
+    out.push_back(stat_line(s, "MSG_STAT -1", -1, MSG_STAT));
+    say("MSG_STAT 0, buf NULL", s.ctl(0, MSG_STAT, nullptr));
+    say("MSG_STAT 3 (unused), buf NULL", s.ctl(3, MSG_STAT, nullptr));
+    say("IPC_INFO, buf NULL", s.ctl(0, IPC_INFO, nullptr));
+    say("cmd 99", s.ctl(0, 99, nullptr));
+    out.push_back(
+        as_nobody([&] { return stat_line(s, "MSG_STAT 0 (nobody, 0600)", 0, MSG_STAT); }));
+    out.push_back(
+        as_nobody([&] { return stat_line(s, "MSG_STAT_ANY 0 (nobody)", 0, MSG_STAT_ANY); }));
+    out.push_back(
+        as_nobody([&] { return stat_line(s, "MSG_STAT 2 (nobody, 0666)", 2, MSG_STAT); }));
+    say("remove c", s.remove(c));
+    out.push_back(info_line(s, "MSG_INFO after removing c", MSG_INFO));
+    say("remove a", s.remove(a));
+    out.push_back(stat_line(s, "MSG_STAT 0 (removed)", 0, MSG_STAT));
+    const int d = s.create(0600);
+    say("create d", d);
+    out.push_back(info_line(s, "MSG_INFO", MSG_INFO));
+    out.push_back(stat_line(s, "MSG_STAT 3", 3, MSG_STAT));
+    say("remove b", s.remove(b));
+    say("remove d", s.remove(d));
+    out.push_back(info_line(s, "MSG_INFO, none left", MSG_INFO));
+    return out;
+}
+
+// Runs `line` as uid 65534 in a child; its line, or why it failed.
+std::string line_as_nobody(const std::function<std::string()>& line) {
+    line_pipe result;
+    child c([&] {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+            return 2;
+        result.write_line(line());
+        return 0;
+    });
+    const int status = c.wait();
+    result.close_write();
+    auto lines = result.read_lines();
+    return status == 0 && lines.size() == 1u ? lines[0]
+                                             : "(as nobody: exit " + std::to_string(status) + ")";
+}
+
+} // namespace
+
+// seqmq_daemon_msgctl against the kernel's msgctl in a fresh IPC namespace, line for line: the
+// highest index IPC_INFO and MSG_INFO return, MSG_INFO's counts, MSG_STAT by index and its full
+// id, EINVAL, EACCES for another user and MSG_STAT_ANY's none, EFAULT after the rest; seqmqd
+// started with a fresh namespace's limits (msgmni 32000, msgmax 8192, msgmnb 16384), so that
+// IPC_INFO's fields agree too.
+BOOST_AUTO_TEST_CASE(info_and_stat_by_index_like_sysv, *boost::unit_test::precondition(as_root())) {
+    line_pipe kernel_lines;
+    child kernel([&] {
+        if (::unshare(CLONE_NEWIPC) != 0)
+            return 125;
+        kernel_side k;
+        for (const auto& l : info_and_stat_script(k, line_as_nobody))
+            kernel_lines.write_line(l);
+        return 0;
+    });
+    const int kernel_status = kernel.wait();
+    kernel_lines.close_write();
+    BOOST_TEST_REQUIRE(kernel_status == 0,
+                       "the kernel's side (unshare(CLONE_NEWIPC)?) exited " << kernel_status);
+    const auto expected = kernel_lines.read_lines();
+
+    daemon_process d(
+        {"--max-queues", "32000", "--max-message-size", "8192", "--default-capacity", "16384"});
+    seqmq_side s;
+    const auto got = info_and_stat_script(s, line_as_nobody);
+    BOOST_TEST(got == expected, boost::test_tools::per_element());
 }
