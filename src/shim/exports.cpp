@@ -45,7 +45,7 @@ extern "C" SEQMQ_SHIM_EXPORT ssize_t msgrcv(int msqid, void* msgp, size_t msgsz,
 
 extern "C" SEQMQ_SHIM_EXPORT int msgctl(int msqid, int cmd, struct msqid_ds* buf) noexcept {
     if (int k; shim::kernel_id(msqid, k))
-        return shim::kernel::msgctl(k, cmd, buf);
+        return int(shim::kernel_msgctl_result(cmd, shim::kernel::msgctl(k, cmd, buf)));
     return shim::sysv_msgctl(msqid, cmd, buf);
 }
 
@@ -66,6 +66,9 @@ extern "C" SEQMQ_SHIM_EXPORT long syscall(long number, ...) noexcept {
     case SYS_msgctl:
         if (int k; shim::kernel_id(int(a[0]), k)) {
             a[0] = k;
+            if (number == SYS_msgctl)
+                return shim::kernel_msgctl_result(
+                    int(a[1]), shim::kernel::syscall6(number, a[0], a[1], a[2], a[3], a[4], a[5]));
             break;
         }
         if (number == SYS_msgsnd)

@@ -55,13 +55,21 @@
 // point after it (the shim's waits run with cancellation disabled: unwinding through the client
 // library in the middle of a request would leave its connection in an unknown state).
 //
-// Not (yet) as Linux: msgctl's IPC_INFO, MSG_INFO, MSG_STAT and MSG_STAT_ANY are EINVAL; each
-// connection's identity is the one it connected with (seqmqd takes SO_PEERCRED once), so a
-// seteuid() between calls is not seen until the process opens new handles; a signal handler that
-// calls these functions while its thread is inside one can deadlock on the pool's lock; a
-// program that closes descriptors it did not open (a daemon closing "all" of them) closes the
-// shim's connections too; a restarted seqmqd numbers its queues from 1 again, so an id from
-// before the restart may name a different queue.
+// msgctl's IPC_INFO, MSG_INFO, MSG_STAT and MSG_STAT_ANY answer for seqmqd's queues
+// (seqmq_daemon_msgctl's rules, capi::fill_msginfo): the highest index, MSG_INFO's counts, a
+// queue by index with its full id; the buffer is written as the kernel writes it (EFAULT).
+//
+// Not (yet) as Linux: each connection's identity is the one it connected with (seqmqd takes
+// SO_PEERCRED once), so a seteuid() between calls is not seen until the process opens new
+// handles; a signal handler that calls these functions while its thread is inside one can
+// deadlock on the pool's lock; a program that closes descriptors it did not open (a daemon
+// closing "all" of them) closes the shim's connections too; a restarted seqmqd numbers its
+// queues from 0 again, as a fresh IPC namespace, so an id from before the restart may name a
+// different queue; IPC_INFO's msgpool, msgmap, msgtql and msgseg are Linux's formulas applied to
+// seqmqd's limits (Linux reports them from its compile-time MSGMNI and MSGMNB: the same for
+// seqmqd --max-queues 32000 --default-capacity 16384); with SEQMQ_SYSV_KEYS naming some keys,
+// IPC_INFO, MSG_INFO and MSG_STAT see seqmqd's queues only (an msqid with kernel_id_bit set asks
+// the kernel, whose MSG_STAT id is shown as its others are).
 #include "shim/sysv_calls.hpp"
 
 #include "shim/handle_pool.hpp"
@@ -308,6 +316,14 @@ outcome serve_msgsnd(int msqid, const void* msgp, std::size_t msgsz, int msgflg)
 outcome serve_msgrcv(int msqid, void* msgp, std::size_t msgsz, long msgtyp, int msgflg) noexcept;
 outcome serve_msgctl(int msqid, int cmd, msqid_ds* buf) noexcept;
 
+// IPC_STAT's and MSG_STAT's buffer for a queue: the key put back from its name.
+msqid_ds shown_stat(const seqmq::queue_stat& st) noexcept {
+    msqid_ds ds;
+    seqmq::detail::capi::fill_msqid_ds(st, ds);
+    ds.msg_perm.__key = key_of_queue_name(st.name).value_or(IPC_PRIVATE);
+    return ds;
+}
+
 } // namespace
 
 // --- the calls ---------------------------------------------------------------------------------
@@ -350,6 +366,18 @@ ssize_t sysv_msgrcv(int msqid, void* msgp, std::size_t msgsz, long msgtyp, int m
 int sysv_msgctl(int msqid, int cmd, msqid_ds* buf) noexcept {
     const int saved = errno;
     return finish<int>(serve_msgctl(msqid, cmd, buf), saved);
+}
+
+long kernel_msgctl_result(int cmd, long r) noexcept {
+    const int bare = cmd & ~ipc_64;
+    const shim_state& s = state();
+    if (r < 0 || (bare != MSG_STAT && bare != MSG_STAT_ANY) || !s.keys || s.keys->none())
+        return r;
+    if (r & kernel_id_bit) { // cannot be told from a seqmq id, as in msgget
+        errno = ENOSPC;
+        return -1;
+    }
+    return r | kernel_id_bit;
 }
 
 namespace {
@@ -478,6 +506,36 @@ outcome serve_msgrcv(int msqid, void* msgp, std::size_t msgsz, long msgtyp, int 
     }
 }
 
+// IPC_INFO and MSG_INFO (msgctl_info): msqid is not looked at; buf is struct msginfo.
+outcome serve_msgctl_info(pid_t self, int cmd, msqid_ds* buf) {
+    auto d = seqmq::queue::info(handle_options());
+    if (!d)
+        return fail(open_errno(d.error()));
+    msginfo got;
+    const int highest = seqmq::detail::capi::fill_msginfo(*d, cmd, got);
+    const iovec ours{&got, sizeof got};
+    const iovec theirs{buf, sizeof got};
+    if (write_user(self, {&theirs, 1}, {&ours, 1}) != sizeof got)
+        return fail(EFAULT);
+    return {highest, 0};
+}
+
+// MSG_STAT and MSG_STAT_ANY (msgctl_stat): msqid is an index; the queue's full id is returned.
+outcome serve_msgctl_stat_index(pid_t self, int msqid, int cmd, msqid_ds* buf) {
+    auto st = seqmq::queue::stat_index(std::uint32_t(msqid),
+                                       cmd == MSG_STAT_ANY ? seqmq::stat_check::none
+                                                           : seqmq::stat_check::read_permission,
+                                       handle_options());
+    if (!st)
+        return fail(open_errno(st.error()));
+    msqid_ds got = shown_stat(*st);
+    const iovec ours{&got, sizeof got};
+    const iovec theirs{buf, sizeof got};
+    if (write_user(self, {&theirs, 1}, {&ours, 1}) != sizeof got)
+        return fail(EFAULT);
+    return {long(st->id), 0};
+}
+
 outcome serve_msgctl(int msqid, int cmd, msqid_ds* buf) noexcept {
     shim_state& s = state();
     if (!s.keys)
@@ -488,8 +546,12 @@ outcome serve_msgctl(int msqid, int cmd, msqid_ds* buf) noexcept {
         if (msqid < 0 || cmd < 0)
             return fail(EINVAL);
         cmd &= ~ipc_64;
+        if (cmd == IPC_INFO || cmd == MSG_INFO)
+            return serve_msgctl_info(self, cmd, buf);
+        if (cmd == MSG_STAT || cmd == MSG_STAT_ANY)
+            return serve_msgctl_stat_index(self, msqid, cmd, buf);
         if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID)
-            return fail(EINVAL); // IPC_INFO, MSG_INFO, MSG_STAT, MSG_STAT_ANY: not yet
+            return fail(EINVAL);
         // Linux reads IPC_SET's buffer before it looks at the id.
         msqid_ds wanted{};
         if (cmd == IPC_SET) {
@@ -514,9 +576,7 @@ outcome serve_msgctl(int msqid, int cmd, msqid_ds* buf) noexcept {
                 after_failure(*l, msqid, error);
                 return fail(error);
             }
-            msqid_ds got;
-            seqmq::detail::capi::fill_msqid_ds(*st, got);
-            got.msg_perm.__key = key_of_queue_name(st->name).value_or(IPC_PRIVATE);
+            msqid_ds got = shown_stat(*st);
             const iovec ours{&got, sizeof got};
             const iovec theirs{buf, sizeof got};
             if (write_user(self, {&theirs, 1}, {&ours, 1}) != sizeof got)

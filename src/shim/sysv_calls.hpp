@@ -17,6 +17,10 @@ int sysv_msgctl(int msqid, int cmd, msqid_ds* buf) noexcept;
 /// Whether a call on `msqid` (msgsnd, msgrcv, msgctl) goes to the kernel; its kernel id then.
 bool kernel_id(int msqid, int& kernel_msqid) noexcept;
 
+/// What msgctl `cmd` on the kernel (kernel_id() said so) returned, as the program sees it: the
+/// id MSG_STAT and MSG_STAT_ANY return shown as msgget shows the kernel's ids.
+long kernel_msgctl_result(int cmd, long r) noexcept;
+
 /// Set up on loading: reads SEQMQ_SYSV_KEYS, finds the kernel's functions, registers the fork
 /// handlers.
 void load() noexcept;

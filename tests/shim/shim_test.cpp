@@ -168,15 +168,22 @@ void kernel_remove(key_t key) {
 
 const std::string script = SYSV_SCRIPT_PATH;
 
+// seqmqd with the limits a fresh IPC namespace has (<linux/msg.h>: MSGMNI, MSGMAX, MSGMNB), so
+// that what the script prints of IPC_INFO agrees in both runs.
+const std::vector<std::string> fresh_namespace_limits{
+    "--max-queues", "32000", "--max-message-size", "8192", "--default-capacity", "16384"};
+
 // The script as it runs in this build. With AddressSanitizer, the runtime preloaded ahead of the
 // shim intercepts msgsnd/msgrcv itself and checks their buffers first: a bad pointer is its
 // report, not the shim's EFAULT, so the script leaves those calls out (in both runs).
-std::vector<std::string> whole_script() {
+// `options`: more of the script's options (--keys-split).
+std::vector<std::string> whole_script(std::vector<std::string> options = {}) {
+    options.insert(options.begin(), script);
 #if defined(SEQMQ_SANITIZED)
     if (std::string(SEQMQ_SANITIZER_PRELOAD).find("asan") != std::string::npos)
-        return {script, "--no-bad-pointers"};
+        options.push_back("--no-bad-pointers");
 #endif
-    return {script};
+    return options;
 }
 
 } // namespace
@@ -191,7 +198,7 @@ BOOST_AUTO_TEST_CASE(kernel_and_shim_agree_line_for_line,
     const run_result kernel = run(whole_script(), natively);
     BOOST_TEST_REQUIRE(kernel.status == 0, "the script on the kernel: " << kernel.err);
 
-    daemon_process d;
+    daemon_process d(fresh_namespace_limits);
     how_to_run shimmed;
     shimmed.shim = shimmed.private_ipc = shimmed.kernel_closed = true;
     const run_result shim = run(whole_script(), shimmed);
@@ -283,14 +290,14 @@ BOOST_AUTO_TEST_CASE(some_keys_on_seqmq_and_the_rest_on_the_kernel_agree,
                      *boost::unit_test::precondition(private_ipc_namespace())) {
     how_to_run natively;
     natively.private_ipc = true;
-    const run_result kernel = run(whole_script(), natively);
+    const run_result kernel = run(whole_script({"--keys-split"}), natively);
     BOOST_TEST_REQUIRE(kernel.status == 0, kernel.err);
 
     daemon_process d;
     how_to_run split;
     split.shim = split.private_ipc = true;
     split.env = {{"SEQMQ_SYSV_KEYS", "0x5e9a0001"}};
-    const run_result shim = run(whole_script(), split);
+    const run_result shim = run(whole_script({"--keys-split"}), split);
     BOOST_TEST(shim.status == 0);
     BOOST_TEST(shim.err.empty(), shim.err);
     same_lines(kernel, shim);

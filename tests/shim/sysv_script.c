@@ -1,14 +1,24 @@
 /* A plain System V program: <sys/msg.h> and the C library, nothing of seqmq. It runs one fixed
  * script of message-queue calls and prints one line per call (its result, or -1 and the errno's
  * name), so that a run on the kernel's queues and a run under libseqmq-sysv.so can be compared
- * line for line (tests/shim/shim_test.cpp). Nothing it prints depends on the ids, pids or times
- * it gets, only on whether they are as SysV says.
+ * line for line (tests/shim/shim_test.cpp). Nothing it prints depends on the pids or times it
+ * gets, only on whether they are as SysV says. Ids it prints as they come: Linux numbers the
+ * queues of a fresh IPC namespace as seqmqd numbers its own from its start (0, 1, 2, ...), so
+ * the two runs give the same ones. The limits IPC_INFO reports it prints too: a fresh
+ * namespace's (msgmni 32000, msgmax 8192, msgmnb 16384), which the test starts seqmqd with.
  *
  *   sysv_script                     the whole script
  *   sysv_script --no-bad-pointers   without the calls given bad pointers (EFAULT): a preloaded
  *                                   AddressSanitizer runtime checks msgsnd/msgrcv buffers in
  *                                   its own interceptors, before the shim is reached
+ *   sysv_script --keys-split        for a run where some keys go to seqmq and the others to the
+ *                                   kernel (SEQMQ_SYSV_KEYS): ids printed as "id" (each side
+ *                                   numbers its own; the shim shows the kernel's with bit 30
+ *                                   set), and without the part on IPC_INFO, MSG_INFO and
+ *                                   MSG_STAT (each side counts its own queues)
+ *   (the two options may be given together)
  *   sysv_script msgget KEY...       msgget(KEY, IPC_CREAT | 0600) for each key, one line each
+ *                                   (ids as "id")
  */
 #define _GNU_SOURCE /* MSG_EXCEPT, MSG_COPY */
 #include <errno.h>
@@ -91,13 +101,21 @@ static void show(const char* what, long r) {
     line(what, text);
 }
 
-/* msgget's result: "id" (the number itself differs from run to run), or -1 and the errno. */
+/* Whether ids are printed as numbers (see the top). */
+static int exact_ids = 1;
+
+/* msgget's result: the id (or "id", without exact_ids), or -1 and the errno. */
 static int show_id(const char* what, int id) {
-    if (id >= 0)
+    if (id >= 0 && !exact_ids)
         line(what, "id");
     else
         show(what, id);
     return id;
+}
+
+/* The index part of an id (Linux's ipcid_to_idx), what MSG_STAT takes. */
+static int index_of(int id) {
+    return id & 0x7fff;
 }
 
 static void show_yes(const char* what, int condition) {
@@ -373,6 +391,10 @@ static void part_bad_pointers(int id) {
     show("msgctl IPC_SET buf NULL", msgctl(id, IPC_SET, NULL));
     show("msgctl IPC_STAT no such msqid, buf NULL", msgctl(NO_SUCH_ID, IPC_STAT, NULL));
     show("msgctl IPC_SET no such msqid, buf NULL", msgctl(NO_SUCH_ID, IPC_SET, NULL));
+    show("msgctl IPC_INFO buf NULL", msgctl(0, IPC_INFO, NULL));
+    show("msgctl MSG_INFO buf (void*)8", msgctl(0, MSG_INFO, (struct msqid_ds*)8));
+    show("msgctl MSG_STAT KEY's index, buf NULL", msgctl(index_of(id), MSG_STAT, NULL));
+    show("msgctl MSG_STAT an unused index, buf NULL", msgctl(30000, MSG_STAT, NULL));
 }
 
 static void part_capacity(int id) {
@@ -547,6 +569,99 @@ static void part_permissions(int id) {
     show("msgctl IPC_RMID KEY2 (root)", msgctl(other, IPC_RMID, NULL));
 }
 
+/* IPC_INFO or MSG_INFO: the highest index it returns, and the fields. */
+static void show_info(const char* what, int cmd) {
+    struct msginfo info;
+    memset(&info, 0, sizeof info);
+    int r = msgctl(0, cmd, (struct msqid_ds*)&info);
+    show(what, r);
+    if (r < 0)
+        return;
+    char text[200];
+    snprintf(text, sizeof text, "msgmni %d msgmax %d msgmnb %d msgssz %d msgseg %u", info.msgmni,
+             info.msgmax, info.msgmnb, info.msgssz, (unsigned)info.msgseg);
+    line("  limits", text);
+    snprintf(text, sizeof text, "msgpool %d msgmap %d msgtql %d", info.msgpool, info.msgmap,
+             info.msgtql);
+    line(cmd == MSG_INFO ? "  queues, messages, bytes" : "  MSGPOOL, MSGMAP, MSGTQL", text);
+}
+
+/* MSG_STAT or MSG_STAT_ANY on an index: the id it returns, and fields of the queue. */
+static int show_stat_index(const char* name, int index, int cmd, key_t key) {
+    struct msqid_ds ds;
+    memset(&ds, 0, sizeof ds);
+    char what[96];
+    snprintf(what, sizeof what, "msgctl %s index %d%s",
+             cmd == MSG_STAT ? "MSG_STAT" : "MSG_STAT_ANY", index, name);
+    int r = msgctl(index, cmd, &ds);
+    show(what, r);
+    if (r < 0)
+        return r;
+    char text[160];
+    snprintf(text, sizeof text, "key %s mode %03o qnum %lu cbytes %lu qbytes %lu",
+             ds.msg_perm.__key == key ? "=" : "!=", (unsigned)(ds.msg_perm.mode & 0777),
+             (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes,
+             (unsigned long)ds.msg_qbytes);
+    line("  fields", text);
+    return r;
+}
+
+static int info_queue; /* the 0600 queue the child looks at */
+
+static void stat_as_nobody(int id) {
+    (void)id;
+    if (setgid(65534) < 0 || setuid(65534) < 0) {
+        line("setuid(nobody)", "failed");
+        return;
+    }
+    show_stat_index(" (nobody, mode 0600)", index_of(info_queue), MSG_STAT, KEY2);
+    show_yes("MSG_STAT_ANY (nobody): the id msgget gave",
+             show_stat_index(" (nobody)", index_of(info_queue), MSG_STAT_ANY, KEY2) == info_queue);
+}
+
+static void part_info(int id) {
+    puts("== IPC_INFO, MSG_INFO, MSG_STAT, MSG_STAT_ANY");
+    show_info("msgctl IPC_INFO (KEY's queue only)", IPC_INFO);
+    show_info("msgctl MSG_INFO", MSG_INFO);
+    int a = show_id("msgget KEY2 IPC_CREAT|0600", msgget(KEY2, IPC_CREAT | 0600));
+    int b = show_id("msgget IPC_PRIVATE 0644", msgget(IPC_PRIVATE, 0644));
+    int c = show_id("msgget IPC_PRIVATE 0600", msgget(IPC_PRIVATE, 0600));
+    show_send(a, 1, "one", 0);
+    show_send(a, 2, "three", 0);
+    show_send(b, 3, "b", 0);
+    show_info("msgctl MSG_INFO (four queues)", MSG_INFO);
+    show_info("msgctl IPC_INFO", IPC_INFO);
+    show_yes("MSG_STAT: the id msgget gave", show_stat_index("", index_of(a), MSG_STAT, KEY2) == a);
+    show_yes("MSG_STAT on the index + 5 * 32768: the same id",
+             show_stat_index(" + 5 * 32768", index_of(a) + 5 * 32768, MSG_STAT, KEY2) == a);
+    show_yes("MSG_STAT_ANY: the id msgget gave",
+             show_stat_index("", index_of(b), MSG_STAT_ANY, IPC_PRIVATE) == b);
+    show_yes("MSG_STAT on KEY's index: KEY's id",
+             show_stat_index(" (KEY)", index_of(id), MSG_STAT, KEY) == id);
+    show_stat_index(" (unused)", 30000, MSG_STAT, IPC_PRIVATE);
+    show_stat_index(" (unused)", 30000, MSG_STAT_ANY, IPC_PRIVATE);
+    show_stat_index("", -1, MSG_STAT, IPC_PRIVATE);
+    show("msgctl IPC_INFO msqid -1", msgctl(-1, IPC_INFO, NULL));
+    if (geteuid() == 0) {
+        info_queue = a;
+        in_child("MSG_STAT as nobody", stat_as_nobody, a, NULL);
+    } else {
+        line("(needs root to become nobody)", "skipped");
+    }
+    show("msgctl IPC_RMID the last one made", msgctl(c, IPC_RMID, NULL));
+    show_info("msgctl IPC_INFO (its index was the highest)", IPC_INFO);
+    show("msgctl IPC_RMID the private 0644", msgctl(b, IPC_RMID, NULL));
+    show_stat_index(" (removed)", index_of(b), MSG_STAT, IPC_PRIVATE);
+    drain(a);
+    show_info("msgctl MSG_INFO (KEY2 drained)", MSG_INFO);
+    show("msgctl IPC_RMID KEY2", msgctl(a, IPC_RMID, NULL));
+    show_info("msgctl MSG_INFO (KEY's queue only)", MSG_INFO);
+    int again = show_id("msgget IPC_PRIVATE 0600 (again)", msgget(IPC_PRIVATE, 0600));
+    show_yes("an index after the last one given", index_of(again) > index_of(c));
+    show_info("msgctl IPC_INFO", IPC_INFO);
+    show("msgctl IPC_RMID it", msgctl(again, IPC_RMID, NULL));
+}
+
 static void part_removal(int id) {
     puts("== removal: EIDRM to those waiting, EINVAL after");
     in_child("blocked receiver", block_receiving, id, remove_after_a_while);
@@ -570,6 +685,7 @@ static void part_removal(int id) {
 }
 
 static int only_msgget(int argc, char** argv) {
+    exact_ids = 0; /* (run on the host's namespace, or split between two numberings) */
     for (int i = 2; i < argc; ++i) {
         key_t key = (key_t)strtoul(argv[i], NULL, 0);
         char what[64];
@@ -582,7 +698,18 @@ static int only_msgget(int argc, char** argv) {
 int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "msgget") == 0)
         return only_msgget(argc, argv);
-    const int bad_pointers = !(argc > 1 && strcmp(argv[1], "--no-bad-pointers") == 0);
+    int bad_pointers = 1, info = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--no-bad-pointers") == 0) {
+            bad_pointers = 0;
+        } else if (strcmp(argv[i], "--keys-split") == 0) {
+            exact_ids = 0;
+            info = 0;
+        } else {
+            fprintf(stderr, "sysv_script: unknown argument %s\n", argv[i]);
+            return 2;
+        }
+    }
     int id = part_create();
     if (id < 0)
         return 1;
@@ -597,6 +724,8 @@ int main(int argc, char** argv) {
     part_fork_while_blocked(id);
     part_syscall();
     part_permissions(id);
+    if (info)
+        part_info(id);
     part_removal(id);
     puts("== done");
     return 0;
