@@ -25,6 +25,7 @@
 #include <pwd.h>
 #include <string>
 #include <string_view>
+#include <sys/ipc.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <thread>
@@ -222,11 +223,25 @@ std::string queue_label(const queue_stat& s) {
     return s.name.empty() ? "#" + std::to_string(s.id) : s.name;
 }
 
+// The SysV key as `ipcs -q` shows it: a keyed queue's name is its key (the shim's rule,
+// key_routing.hpp), a private queue's key is IPC_PRIVATE; other names have none.
+std::optional<std::string> key_text(const queue_stat& s) {
+    const std::optional<key_t> key =
+        s.name.empty() ? std::optional<key_t>(IPC_PRIVATE) : shim::key_of_queue_name(s.name);
+    if (!key)
+        return std::nullopt;
+    return shim::queue_name_of(*key);
+}
+
 json stat_json(const queue_stat& s) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", s.mode);
     json j;
     j["id"] = s.id;
+    if (auto key = key_text(s))
+        j["key"] = *key;
+    else
+        j["key"] = nullptr;
     put_bytes(j, "name", s.name);
     j["mode"] = mode;
     j["uid"] = s.uid;
@@ -369,8 +384,9 @@ Prints the message recv would take (or the one at POSITION, 0 = oldest) and leav
 
 constexpr std::string_view ls_usage = R"(Usage: seqmq ls [--json]
 
-Every queue you may read, as `ipcs -q` lists them: id, name, owner, mode, messages, bytes,
-capacity and the receivers and senders waiting.
+Every queue you may read, as `ipcs -q` lists them (key, id, owner, mode, bytes, messages), then
+its name, group, capacity and the receivers and senders waiting. KEY is the SysV key of a queue
+the SysV shim made (its name, 0x%08x), 0x00000000 for a private queue, - for other names.
   --json             an array of objects with the fields of `seqmq stat --json`
   --daemon ADDRESS   the daemon to use
 )";
@@ -381,7 +397,8 @@ What msgctl(IPC_STAT) reports: owner, creator, mode, messages, bytes, capacity, 
 and receiver and their times, change time; and the waiting receivers and senders.
 QUEUE is a name or #ID.
   --json             one object; a name that is not UTF-8 comes as "name_base64" (RFC 4648) in
-                     place of "name"
+                     place of "name"; "key" is the SysV key as ipcs prints it, or null (see
+                     `seqmq ls --help`)
   --daemon ADDRESS   the daemon to use
 )";
 
@@ -595,14 +612,15 @@ int ls_command(args_type args) {
             print_json(list);
             return int(done);
         }
-        std::printf("%-6s %-20s %-10s %-10s %-5s %8s %8s %9s %s\n", "ID", "NAME", "OWNER", "GROUP",
-                    "MODE", "MESSAGES", "BYTES", "CAPACITY", "WAITING(R/S)");
+        // ipcs -q's columns first (key, msqid, owner, perms, used-bytes, messages), then seqmq's.
+        std::printf("%-10s %-10s %-10s %-5s %10s %8s  %-20s %-10s %9s %s\n", "KEY", "ID", "OWNER",
+                    "MODE", "BYTES", "MESSAGES", "NAME", "GROUP", "CAPACITY", "WAITING(R/S)");
         for (const auto& s : *all)
-            std::printf("%-6llu %-20s %-10s %-10s %04o  %8zu %8zu %9zu %zu/%zu\n",
-                        static_cast<unsigned long long>(s.id), cell(queue_label(s), 20).c_str(),
-                        cell(user_name(s.uid), 10).c_str(), cell(group_name(s.gid), 10).c_str(),
-                        s.mode, s.count, s.bytes, s.capacity, s.waiting_receivers,
-                        s.waiting_senders);
+            std::printf("%-10s %-10llu %-10s %04o  %10zu %8zu  %-20s %-10s %9zu %zu/%zu\n",
+                        key_text(s).value_or("-").c_str(), static_cast<unsigned long long>(s.id),
+                        cell(user_name(s.uid), 10).c_str(), s.mode, s.bytes, s.count,
+                        cell(queue_label(s), 20).c_str(), cell(group_name(s.gid), 10).c_str(),
+                        s.capacity, s.waiting_receivers, s.waiting_senders);
         return int(done);
     });
 }
@@ -629,8 +647,8 @@ int stat_command(args_type args) {
             print_json(stat_json(*s));
             return int(done);
         }
-        std::printf("queue        %s (id %llu)\n", queue_label(*s).c_str(),
-                    static_cast<unsigned long long>(s->id));
+        std::printf("queue        %s (id %llu, key %s)\n", queue_label(*s).c_str(),
+                    static_cast<unsigned long long>(s->id), key_text(*s).value_or("none").c_str());
         std::printf("owner        %s:%s   creator %s:%s   mode %04o\n", user_name(s->uid).c_str(),
                     group_name(s->gid).c_str(), user_name(s->cuid).c_str(),
                     group_name(s->cgid).c_str(), s->mode);

@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <optional>
+#include <pwd.h>
 #include <random>
+#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -256,6 +259,49 @@ BOOST_AUTO_TEST_CASE(json_keeps_the_longest_names_exactly) {
     auto raw = run_tool(d, {"stat", control, "--json"});
     BOOST_TEST(raw.out.find("\\u0001\\u0002") != std::string::npos);
     BOOST_TEST(raw.out.find('\x01') == std::string::npos);
+}
+
+// `seqmq ls` as `ipcs -q`: key, id, owner, mode, bytes, messages first; the key of a queue the
+// SysV shim made is its name, a private queue's 0x00000000, other names have none.
+BOOST_AUTO_TEST_CASE(ls_shows_keys_as_ipcs_does) {
+    daemon_process d;
+    BOOST_TEST_REQUIRE(run_tool(d, {"send", "0x5e9a0001", "hi"}).status == 0);
+    BOOST_TEST_REQUIRE(run_tool(d, {"send", "songs", "hello"}).status == 0);
+    auto priv = seqmq::queue::create_private(0600, d.options());
+    BOOST_TEST_REQUIRE(priv.has_value(), why(priv));
+
+    auto listed = run_tool(d, {"ls"});
+    BOOST_TEST_REQUIRE(listed.status == 0, listed.err);
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream lines(listed.out);
+    for (std::string l; std::getline(lines, l);) {
+        std::istringstream words(l);
+        rows.emplace_back(std::istream_iterator<std::string>(words),
+                          std::istream_iterator<std::string>());
+    }
+    BOOST_TEST_REQUIRE(rows.size() == 4u, listed.out);
+    const std::vector<std::string> header{"KEY",      "ID",   "OWNER", "MODE",     "BYTES",
+                                          "MESSAGES", "NAME", "GROUP", "CAPACITY", "WAITING(R/S)"};
+    BOOST_TEST(rows[0] == header, boost::test_tools::per_element());
+    const passwd* me = ::getpwuid(::geteuid());
+    const std::string owner = me ? me->pw_name : std::to_string(::geteuid());
+    const std::vector<std::string> keyed{"0x5e9a0001", "0", owner, "0660", "2", "1", "0x5e9a0001"};
+    const std::vector<std::string> named{"-", "1", owner, "0660", "5", "1", "songs"};
+    const std::vector<std::string> hidden{"0x00000000", "2", owner, "0600", "0", "0", "#2"};
+    BOOST_TEST(std::vector<std::string>(rows[1].begin(), rows[1].begin() + 7) == keyed,
+               boost::test_tools::per_element());
+    BOOST_TEST(std::vector<std::string>(rows[2].begin(), rows[2].begin() + 7) == named,
+               boost::test_tools::per_element());
+    BOOST_TEST(std::vector<std::string>(rows[3].begin(), rows[3].begin() + 7) == hidden,
+               boost::test_tools::per_element());
+
+    auto list = parsed(run_tool(d, {"ls", "--json"}));
+    BOOST_TEST_REQUIRE((list.is_array() && list.size() == 3u));
+    BOOST_TEST(list[0].at("key") == "0x5e9a0001");
+    BOOST_TEST(list[0].at("id") == 0);
+    BOOST_TEST(list[1].at("key").is_null());
+    BOOST_TEST(list[2].at("key") == "0x00000000");
+    BOOST_TEST(parsed(run_tool(d, {"stat", "0x5e9a0001", "--json"})).at("key") == "0x5e9a0001");
 }
 
 BOOST_AUTO_TEST_CASE(every_bad_number_is_a_usage_error) {
