@@ -1,8 +1,9 @@
 // libseqmq-sysv.so with real programs and a real seqmqd: a plain SysV program (sysv_script.c)
 // prints one line per call, run on the kernel's queues and under the shim, and the two runs must
-// agree line for line. The shim's run is made inside a private IPC namespace whose msgmni is 0,
-// so that any call that leaks to the kernel fails instead of passing. Also: a daemon that cannot
-// be reached, and SEQMQ_SYSV_KEYS.
+// agree line for line, ids included (a fresh IPC namespace and a fresh seqmqd number alike). The
+// shim's run is made inside a private IPC namespace whose msgmni is 0, so that any call that
+// leaks to the kernel fails instead of passing. Also: a daemon that cannot be reached, and
+// SEQMQ_SYSV_KEYS.
 #define BOOST_TEST_MODULE SysV shim
 #include "daemon_fixture.hpp"
 
