@@ -100,8 +100,14 @@ using seqmq::detail::capi::errno_of;
 
 // How the shim shows a kernel msqid when only some keys go to seqmq (see the top).
 constexpr int kernel_id_bit = 1 << 30;
-// Linux's IPC_64 (<linux/ipc.h>), which glibc and raw syscall() callers may add to cmd.
+// Linux's IPC_64 (<linux/ipc.h>). Only the architectures with the old ipc() multiplexer parse
+// it out of cmd (CONFIG_ARCH_WANT_IPC_PARSE_VERSION: ipc_parse_version); on x86_64, arm64 and
+// riscv64 the kernel takes cmd as it is, so IPC_STAT | IPC_64 is EINVAL there, and here too.
+#if defined(__x86_64__) || defined(__aarch64__) || (defined(__riscv) && __riscv_xlen == 64)
+constexpr int ipc_64 = 0;
+#else
 constexpr int ipc_64 = 0x0100;
+#endif
 // "For ever" for a wait, as a limit: long enough, and a poll every time (see the top).
 constexpr seqmq::timeout wait_for_ever = std::chrono::hours(24 * 365 * 50);
 

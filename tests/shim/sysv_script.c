@@ -531,6 +531,9 @@ static void part_syscall(void) {
     show("syscall SYS_msgrcv IPC_NOWAIT", syscall(SYS_msgrcv, id, &m, 100, 0, IPC_NOWAIT));
     struct msqid_ds ds;
     show("syscall SYS_msgctl IPC_STAT", syscall(SYS_msgctl, id, IPC_STAT, &ds));
+    /* IPC_64 (0x100): parsed out of cmd only where the kernel has the old ipc() multiplexer. */
+    show("msgctl IPC_STAT|0x100", msgctl(id, IPC_STAT | 0x100, &ds));
+    show("syscall SYS_msgctl IPC_STAT|0x100", syscall(SYS_msgctl, id, IPC_STAT | 0x100, &ds));
     show("syscall SYS_msgctl IPC_RMID", syscall(SYS_msgctl, id, IPC_RMID, NULL));
     show("syscall SYS_msgsnd after IPC_RMID", syscall(SYS_msgsnd, id, &m, 1, 0));
     show("syscall SYS_getpid is the pid", syscall(SYS_getpid) == getpid());
