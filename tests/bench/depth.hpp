@@ -41,6 +41,7 @@ std::vector<result_record> run_senders_suite(const senders_settings& s, std::ost
 struct steady_state_settings {
     std::size_t messages = 20000;
     std::optional<std::string> daemon; ///< a running seqmqd's address, for the queue's figures
+    std::string shim; ///< libseqmq-sysv.so, for the shim's figures (on that daemon); empty: none
 };
 
 /// Heap allocations per message of send and receive, and the stash's peak bytes against its

@@ -18,12 +18,14 @@
 
 #include "bench.hpp"
 #include "depth.hpp"
+#include "sysv_calls.hpp"
 
 #include <seqmq/address.hpp>
 #include <seqmq/mailbox.hpp>
 #include <seqmq/message.hpp>
 #include <seqmq/queue.hpp>
 #include <seqmq/sender.hpp>
+#include <seqmq/seqmq.h>
 
 #include <algorithm>
 #include <array>
@@ -66,6 +68,9 @@
 #ifndef SEQMQ_BENCH_DAEMON
 #define SEQMQ_BENCH_DAEMON ""
 #endif
+#ifndef SEQMQ_BENCH_SHIM
+#define SEQMQ_BENCH_SHIM ""
+#endif
 
 namespace {
 
@@ -74,9 +79,10 @@ using namespace seqmq_bench;
 // ---------------------------------------------------------------------------------------------
 // Settings.
 
-const std::vector<std::string> known_peers{"sysv",         "posix",       "unix",       "unix-mmsg",
-                                           "seqmq",        "seqmq-batch", "seqmq-spin", "daemon",
-                                           "daemon-batch", "tipc",        "seqmq-tipc"};
+const std::vector<std::string> known_peers{
+    "sysv",       "posix",     "unix",         "unix-mmsg",   "seqmq", "seqmq-batch",
+    "seqmq-spin", "daemon",    "daemon-batch", "daemon-capi", "shim",  "daemon-capi-credit",
+    "tipc",       "seqmq-tipc"};
 const std::vector<std::string> known_suites{"transfer", "depth", "senders", "steady"};
 
 struct settings {
@@ -84,16 +90,18 @@ struct settings {
     std::size_t roundtrips = 10000; // ping-pong: measured round trips per run
     std::size_t repeat = 5;
     std::vector<std::size_t> sizes{16, 64, 1024, 8192, 65536};
-    std::vector<std::string> peers{"sysv",        "posix",      "unix",   "unix-mmsg",   "seqmq",
-                                   "seqmq-batch", "seqmq-spin", "daemon", "daemon-batch"};
+    std::vector<std::string> peers{
+        "sysv",       "posix",  "unix",         "unix-mmsg",   "seqmq", "seqmq-batch",
+        "seqmq-spin", "daemon", "daemon-batch", "daemon-capi", "shim",  "daemon-capi-credit"};
     std::vector<std::string> suites = known_suites;
     depth_settings depth;
     senders_settings senders;
     std::string json_path, plot_path, daemon_path = SEQMQ_BENCH_DAEMON;
-    unsigned daemon_spin_us = 0;      // --daemon-spin: seqmqd --spin-us
-    bool tipc = false;                // --transport tipc
-    std::vector<std::string> netns;   // --netns A,B: parent in A, child in B
-    std::vector<std::string> compare; // --compare OLD NEW
+    std::string shim_path = SEQMQ_BENCH_SHIM; // --shim: libseqmq-sysv.so
+    unsigned daemon_spin_us = 0;              // --daemon-spin: seqmqd --spin-us
+    bool tipc = false;                        // --transport tipc
+    std::vector<std::string> netns;           // --netns A,B: parent in A, child in B
+    std::vector<std::string> compare;         // --compare OLD NEW
     bool quick = false;
     bool wants(const std::string& suite) const {
         return std::find(suites.begin(), suites.end(), suite) != suites.end();
@@ -119,7 +127,12 @@ void usage(std::ostream& out) {
            "  --repeat R       runs per measurement; the median is reported (default 5)\n"
            "  --sizes LIST     message sizes, e.g. 16,64,1K,8K,64K (the default)\n"
            "  --peers LIST     of sysv,posix,unix,unix-mmsg,seqmq,seqmq-batch,seqmq-spin,daemon,\n"
-           "                   daemon-batch,tipc,seqmq-tipc (default all but the two TIPC ones)\n"
+           "                   daemon-batch,daemon-capi,shim,daemon-capi-credit,tipc,seqmq-tipc\n"
+           "                   (default all but the two TIPC ones). daemon: seqmq::queue via\n"
+           "                   seqmqd; daemon-capi: the C API (seqmq_msgsnd/seqmq_msgrcv) on\n"
+           "                   handles opened as the shim's (no credit); shim: libseqmq-sysv.so's\n"
+           "                   msgsnd/msgrcv, loaded in-process; daemon-capi-credit: the C API\n"
+           "                   with seqmq_queue_open's defaults (credit)\n"
            "  --depths LIST    queue depths of the depth suite (default 100,1k,10k,100k; 1k = "
            "1000)\n"
            "  --full-walk-max N  MSG_COPY / SO_PEEK_OFF walks of deeper queues are timed at\n"
@@ -127,6 +140,8 @@ void usage(std::ostream& out) {
            "  --walk-samples K positions timed in such a walk (default 1000)\n"
            "  --daemon PATH    the seqmqd executable (default: the one built with this)\n"
            "  --daemon-spin US start seqmqd with --spin-us US (opt-in spin; default 0)\n"
+           "  --shim PATH      libseqmq-sysv.so for the shim peer (default: the one built with\n"
+           "                   this)\n"
            "  --transport tipc raw TIPC and the mailbox over TIPC next to AF_UNIX (transfer "
            "only;\n"
            "                   ratios to raw AF_UNIX); needs a kernel with TIPC\n"
@@ -231,6 +246,8 @@ settings parse_arguments(int argc, char** argv) {
             s.plot_path = value;
         else if (arg == "--daemon")
             s.daemon_path = value;
+        else if (arg == "--shim")
+            s.shim_path = value;
         else if (arg == "--daemon-spin")
             s.daemon_spin_us = unsigned(std::stoul(std::string(value)));
         else if (arg == "--sizes")
@@ -471,6 +488,44 @@ public:
     virtual std::uint64_t helper_cpu_ns() const { return 0; }
 };
 
+// One end that makes one msgsnd-shaped and one msgrcv-shaped call per message, on a queue Q: the
+// kernel's msgsnd/msgrcv on an msqid, the C API's seqmq_msgsnd/seqmq_msgrcv on a seqmq_t*, or the
+// shim's msgsnd/msgrcv on an msqid. The same loop for each: only the calls differ.
+template <class Q>
+class msg_call_endpoint : public endpoint {
+public:
+    using send_call = int (*)(Q, const void*, std::size_t, int);
+    using receive_call = ssize_t (*)(Q, void*, std::size_t, long, int);
+    msg_call_endpoint(send_call send, receive_call receive, Q out, Q in, std::size_t size,
+                      const char* what)
+        : send_(send), receive_(receive), out_(out), in_(in), out_buf_(sizeof(long) + size),
+          in_buf_(sizeof(long) + size), what_(what) {
+        long type = 1;
+        std::memcpy(out_buf_.data(), &type, sizeof type);
+    }
+    std::span<std::byte> payload() override { return std::span(out_buf_).subspan(sizeof(long)); }
+    void send(std::size_t size) override {
+        while (send_(out_, out_buf_.data(), size, 0) != 0)
+            if (errno != EINTR)
+                die_errno(std::string(what_) + " msgsnd");
+    }
+    std::size_t receive(std::size_t size) override {
+        ssize_t n;
+        while ((n = receive_(in_, in_buf_.data(), size, 0, 0)) < 0)
+            if (errno != EINTR)
+                die_errno(std::string(what_) + " msgrcv");
+        check_size(static_cast<std::size_t>(n), size, "msgrcv");
+        return 1;
+    }
+
+private:
+    send_call send_;
+    receive_call receive_;
+    Q out_, in_;
+    std::vector<std::byte> out_buf_, in_buf_;
+    const char* what_;
+};
+
 // SysV msgq: one queue per direction.
 class sysv_peer final : public peer {
 public:
@@ -504,7 +559,8 @@ public:
         int in = s == side::a ? ids_[1] : ids_[0];
         if (setup_.kind == workload::throughput)
             out = in = ids_[0];
-        return std::make_unique<sysv_endpoint>(out, in, setup_.size);
+        return std::make_unique<msg_call_endpoint<int>>(::msgsnd, ::msgrcv, out, in, setup_.size,
+                                                        "kernel");
     }
 
     void clean_up() override {
@@ -519,35 +575,6 @@ public:
     }
 
 private:
-    class sysv_endpoint final : public endpoint {
-    public:
-        sysv_endpoint(int out, int in, std::size_t size)
-            : out_(out), in_(in), out_buf_(sizeof(long) + size), in_buf_(sizeof(long) + size) {
-            long type = 1;
-            std::memcpy(out_buf_.data(), &type, sizeof type);
-        }
-        std::span<std::byte> payload() override {
-            return std::span(out_buf_).subspan(sizeof(long));
-        }
-        void send(std::size_t size) override {
-            while (::msgsnd(out_, out_buf_.data(), size, 0) != 0)
-                if (errno != EINTR)
-                    die_errno("msgsnd");
-        }
-        std::size_t receive(std::size_t size) override {
-            ssize_t n;
-            while ((n = ::msgrcv(in_, in_buf_.data(), size, 0, 0)) < 0)
-                if (errno != EINTR)
-                    die_errno("msgrcv");
-            check_size(static_cast<std::size_t>(n), size, "msgrcv");
-            return 1;
-        }
-
-    private:
-        int out_, in_;
-        std::vector<std::byte> out_buf_, in_buf_;
-    };
-
     ipc_limits limits_;
     run_setup setup_;
     std::array<int, 2> ids_{-1, -1};
@@ -1092,6 +1119,148 @@ private:
     std::array<std::string, 2> names_;
 };
 
+// The C API on seqmqd queues, one seqmq_msgsnd / seqmq_msgrcv per message, on the daemon peer's
+// queues (ping-pong over two, throughput over one; each process opens its own handles after
+// fork). as_shim: handles opened as the shim opens its own (exact_sysv, no credit; see
+// open_capi_as_shim), the C API path the shim adds its own work to; otherwise seqmq_queue_open's
+// defaults (credit).
+class capi_peer final : public peer {
+public:
+    capi_peer(const daemon_process& d, std::string why_not, bool as_shim)
+        : daemon_(d), why_not_(why_not), as_shim_(as_shim) {}
+    std::string name() const override {
+        return as_shim_ ? "seqmq-capi-via-seqmqd" : "seqmq-capi-via-seqmqd-credit";
+    }
+
+    std::string prepare(const run_setup& setup) override {
+        if (!why_not_.empty())
+            return why_not_;
+        setup_ = setup;
+        std::string stem =
+            "bench-capi-" + std::to_string(::getpid()) + "-" + std::to_string(setup.serial);
+        names_ = {stem + "-a", stem + "-b"};
+        return {};
+    }
+
+    std::unique_ptr<endpoint> open(side s) override {
+        auto open_queue = [&](const std::string& name) {
+            if (!as_shim_)
+                return open_capi_default(name, setup_.queue_bytes);
+            auto o = daemon_.options();
+            o.capacity = setup_.queue_bytes;
+            return open_capi_as_shim(name, o);
+        };
+        int mine = s == side::a ? 0 : 1;
+        auto none = [] { return capi_handle(nullptr, &seqmq_close); };
+        capi_handle in = none(), out = none();
+        if (setup_.kind == workload::pingpong) {
+            in = open_queue(names_[mine]);
+            out = open_queue(names_[1 - mine]);
+        } else if (s == side::a) {
+            in = open_queue(names_[0]);
+        } else {
+            out = open_queue(names_[0]);
+        }
+        return std::make_unique<capi_endpoint>(std::move(in), std::move(out), setup_.size);
+    }
+
+    void clean_up() override {
+        for (const auto& name : names_)
+            if (auto q = seqmq::queue::open(name, seqmq::open_flags::none, 0600, daemon_.options()))
+                (void)q->remove();
+    }
+
+    std::uint64_t helper_cpu_ns() const override { return daemon_.cpu_ns(); }
+
+    std::string queue_note(const run_setup& setup) const override {
+        return "msg_qbytes " + std::to_string(setup.queue_bytes) + " in seqmqd; " +
+               (as_shim_ ? "exact_sysv (no credit), as the shim's handles"
+                         : "seqmq_queue_open's defaults (credit)");
+    }
+
+private:
+    // Owns its handles; the calls get the raw pointers.
+    class capi_endpoint final : public msg_call_endpoint<seqmq_t*> {
+    public:
+        capi_endpoint(capi_handle in, capi_handle out, std::size_t size)
+            : msg_call_endpoint(seqmq_msgsnd, seqmq_msgrcv, out.get(), in.get(), size, "C API"),
+              in_(std::move(in)), out_(std::move(out)) {}
+
+    private:
+        capi_handle in_, out_;
+    };
+
+    const daemon_process& daemon_;
+    std::string why_not_;
+    bool as_shim_;
+    run_setup setup_;
+    std::array<std::string, 2> names_;
+};
+
+// libseqmq-sysv.so's msgget/msgsnd/msgrcv/msgctl in the benchmark's own processes (the built
+// library, dlopen'ed: see sysv_shim), used as the sysv peer uses the kernel's: the parent makes
+// two private queues before fork (msgget(IPC_PRIVATE), msgctl(IPC_SET) for msg_qbytes), the
+// child inherits the msqids (the shim's fork handler drops the parent's handles in the child,
+// which opens its own "#msqid" on its first call), and the parent removes them (IPC_RMID).
+class shim_peer final : public peer {
+public:
+    shim_peer(const daemon_process& d, std::string why_not, std::string library)
+        : daemon_(d), why_not_(why_not), library_(library) {}
+    std::string name() const override { return "sysv-shim-via-seqmqd"; }
+
+    std::string prepare(const run_setup& setup) override {
+        if (!why_not_.empty())
+            return why_not_;
+        auto shim = sysv_shim::load(library_);
+        if (!shim)
+            return shim.error();
+        shim_ = *shim;
+        setup_ = setup;
+        for (int& id : ids_) {
+            id = shim_->msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+            if (id < 0)
+                die_errno("msgget (shim)");
+            msqid_ds ds{};
+            if (shim_->msgctl(id, IPC_STAT, &ds) != 0)
+                die_errno("msgctl IPC_STAT (shim)");
+            ds.msg_qbytes = setup.queue_bytes;
+            if (shim_->msgctl(id, IPC_SET, &ds) != 0)
+                die_errno("msgctl IPC_SET msg_qbytes (shim)");
+        }
+        return {};
+    }
+
+    std::unique_ptr<endpoint> open(side s) override {
+        int out = s == side::a ? ids_[0] : ids_[1];
+        int in = s == side::a ? ids_[1] : ids_[0];
+        if (setup_.kind == workload::throughput)
+            out = in = ids_[0];
+        return std::make_unique<msg_call_endpoint<int>>(shim_->msgsnd, shim_->msgrcv, out, in,
+                                                        setup_.size, "shim");
+    }
+
+    void clean_up() override {
+        for (int& id : ids_)
+            if (id >= 0)
+                shim_->msgctl(id, IPC_RMID, nullptr);
+        ids_ = {-1, -1};
+    }
+
+    std::uint64_t helper_cpu_ns() const override { return daemon_.cpu_ns(); }
+
+    std::string queue_note(const run_setup& setup) const override {
+        return "msg_qbytes " + std::to_string(setup.queue_bytes) +
+               " in seqmqd; libseqmq-sysv.so's msgsnd/msgrcv";
+    }
+
+private:
+    const daemon_process& daemon_;
+    std::string why_not_, library_;
+    const sysv_shim* shim_ = nullptr;
+    run_setup setup_;
+    std::array<int, 2> ids_{-1, -1};
+};
+
 // ---------------------------------------------------------------------------------------------
 // Two processes.
 
@@ -1287,6 +1456,18 @@ struct peer_result {
     bool has_rate() const { return !rate_runs.empty(); }
 };
 
+// Issue 10 compares these two: the shim, and the C API on handles opened as the shim's.
+constexpr const char* shim_peer_name = "sysv-shim-via-seqmqd";
+constexpr const char* capi_peer_name = "seqmq-capi-via-seqmqd";
+
+const peer_result* result_of(const std::vector<peer_result>& results, const std::string& peer,
+                             std::size_t size) {
+    for (const auto& r : results)
+        if (r.peer == peer && r.size == size)
+            return &r;
+    return nullptr;
+}
+
 // The peers ratios are taken to: SysV and raw AF_UNIX; over TIPC, raw AF_UNIX and raw TIPC.
 struct references {
     std::string first, second, first_label, second_label;
@@ -1355,6 +1536,19 @@ void print_table(std::ostream& out, std::size_t size, const std::vector<peer_res
     }
     for (const auto& n : notes)
         out << "  note: " << n << "\n";
+    const peer_result* shim = result_of(results, shim_peer_name, size);
+    const peer_result* capi = result_of(results, capi_peer_name, size);
+    if (shim && capi && (shim->has_rtt() || shim->has_rate())) {
+        out << "  shim/C API (the same handles' options): RTT p50 "
+            << (shim->has_rtt() && capi->has_rtt()
+                    ? ratio(median(shim->p50_runs), median(capi->p50_runs))
+                    : "—")
+            << ", msg/s "
+            << (shim->has_rate() && capi->has_rate()
+                    ? ratio(median(shim->rate_runs), median(capi->rate_runs))
+                    : "—")
+            << "\n";
+    }
 }
 
 std::vector<result_record> transfer_records(const std::vector<peer_result>& results,
@@ -1382,6 +1576,36 @@ std::vector<result_record> transfer_records(const std::vector<peer_result>& resu
         add("cpu_per_roundtrip", r.cpu_runs, r.roundtrips, "us");
         add("throughput", r.rate_runs, r.messages, "msg/s");
         add("cpu_per_message", r.rate_cpu_runs, r.messages, "us");
+    }
+    // The ratios the table and the goals show: each peer to SysV (over TIPC: to raw AF_UNIX),
+    // and the shim to the C API on handles opened alike (issue 10).
+    const references ref = references_for(s);
+    const std::string to_reference = s.tipc ? "_vs_unix" : "_vs_sysv";
+    for (const auto& r : results) {
+        auto add_ratio = [&](const peer_result* base, const std::string& suffix) {
+            if (!base || base == &r)
+                return;
+            auto add = [&](const char* metric, const std::vector<double>& runs,
+                           const std::vector<double>& base_runs, std::size_t count) {
+                if (runs.empty() || base_runs.empty())
+                    return;
+                result_record rec;
+                rec.suite = s.tipc ? "transfer-tipc" : "transfer";
+                rec.peer = r.peer;
+                rec.metric = metric + suffix;
+                rec.size = r.size;
+                rec.count = count;
+                rec.value = median(runs) / median(base_runs);
+                rec.unit = "ratio";
+                rec.note = r.peer + " / " + base->peer;
+                out.push_back(rec);
+            };
+            add("rtt_p50", r.p50_runs, base->p50_runs, r.roundtrips);
+            add("throughput", r.rate_runs, base->rate_runs, r.messages);
+        };
+        add_ratio(result_of(results, ref.first, r.size), to_reference);
+        if (r.peer == shim_peer_name)
+            add_ratio(result_of(results, capi_peer_name, r.size), "_vs_capi");
     }
     return out;
 }
@@ -1536,7 +1760,7 @@ std::optional<double> find(const std::vector<result_record>& records, const std:
 }
 
 void print_goals(std::ostream& out, const std::vector<result_record>& records, const settings& s) {
-    out << "\nGoals of issues 5 and 9 (ratios from this run, medians of " << s.repeat << "):\n";
+    out << "\nGoals of issues 5, 9 and 10 (ratios from this run, medians of " << s.repeat << "):\n";
     auto line = [&](const std::string& goal, std::optional<double> value, double target,
                     bool at_least, const std::string& how) {
         std::string verdict = !value                                             ? "not measured"
@@ -1618,6 +1842,18 @@ void print_goals(std::ostream& out, const std::vector<result_record>& records, c
              ? "(queue/mailbox " +
                    fixed(*p50("seqmq-queue-via-seqmqd") / *p50("seqmq-mailbox"), 2) + "×)"
              : "");
+    // Issue 10: the shim adds at most 5% per call to the C API's path (handles opened alike).
+    for (std::size_t size : s.sizes) {
+        if (!find(records, "transfer", shim_peer_name, "rtt_p50", size) &&
+            !find(records, "transfer", shim_peer_name, "throughput", size))
+            continue;
+        line("shim: " + size_text(size) + " round trip p50, shim/C API",
+             find(records, "transfer", shim_peer_name, "rtt_p50_vs_capi", size), 1.05, false,
+             "(issue 10)");
+        line("shim: " + size_text(size) + " throughput, shim/C API",
+             find(records, "transfer", shim_peer_name, "throughput_vs_capi", size), 1 / 1.05, true,
+             "(issue 10: at most 5% more time per message)");
+    }
     auto sends = find(records, "steady", "seqmq sender → mailbox", "allocations_per_send");
     auto receives =
         find(records, "steady", "seqmq sender → mailbox", "allocations_per_receive_into_buffer");
@@ -1662,6 +1898,12 @@ std::unique_ptr<peer> make_peer(const std::string& name, const ipc_limits& l, co
         return std::make_unique<daemon_peer>(d, daemon_why);
     if (name == "daemon-batch")
         return std::make_unique<daemon_peer>(d, daemon_why, true);
+    if (name == "daemon-capi")
+        return std::make_unique<capi_peer>(d, daemon_why, true);
+    if (name == "daemon-capi-credit")
+        return std::make_unique<capi_peer>(d, daemon_why, false);
+    if (name == "shim")
+        return std::make_unique<shim_peer>(d, daemon_why, s.shim_path);
     return std::make_unique<seqmq_peer>(local);
 }
 
@@ -1701,11 +1943,17 @@ int run(int argc, char** argv) {
     daemon_process daemon;
     std::string daemon_why = "not requested";
     bool daemon_wanted =
-        !s.tipc &&
-        ((s.wants("transfer") && (s.wants_peer("daemon") || s.wants_peer("daemon-batch"))) ||
-         s.wants("steady"));
+        !s.tipc && ((s.wants("transfer") && std::any_of(s.peers.begin(), s.peers.end(),
+                                                        [](const std::string& p) {
+                                                            return p.starts_with("daemon") ||
+                                                                   p == "shim";
+                                                        })) ||
+                    s.wants("steady"));
     if (daemon_wanted) {
         daemon_why = daemon.start(s.daemon_path, s.daemon_spin_us);
+        // seqmq_queue_open (daemon-capi-credit) and the shim find seqmqd there.
+        if (daemon_why.empty())
+            ::setenv("SEQMQ_DAEMON", daemon.address_text().c_str(), 1);
         std::cout << "Daemon: "
                   << (daemon_why.empty()
                           ? "seqmqd at " + daemon.address_text() +
@@ -1821,6 +2069,7 @@ int run(int argc, char** argv) {
         st.messages = s.quick ? 4096 : 20000;
         if (daemon_why.empty())
             st.daemon = daemon.address_text();
+        st.shim = s.shim_path;
         ::alarm(300);
         auto d = run_steady_state_suite(st, std::cout);
         ::alarm(0);

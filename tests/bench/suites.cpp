@@ -2,11 +2,13 @@
 // state of one mailbox — heap allocations per message in send and receive, and the stash's
 // peak bytes against its capacity.
 #include "depth.hpp"
+#include "sysv_calls.hpp"
 
 #include <seqmq/address.hpp>
 #include <seqmq/mailbox.hpp>
 #include <seqmq/queue.hpp>
 #include <seqmq/sender.hpp>
+#include <seqmq/seqmq.h>
 
 #include <array>
 #include <csignal>
@@ -371,6 +373,56 @@ std::vector<result_record> run_steady_state_suite(const steady_state_settings& s
             (void)q->remove();
         } catch (const std::exception& e) {
             out << "  note: daemon queue: " << e.what() << "\n";
+        }
+
+        // msgsnd/msgrcv-shaped calls: the C API on a handle opened as the shim's, and the shim.
+        // Neither has a receive returning a copy: each receive is counted as into a buffer.
+        struct sysv_message {
+            long type = 1;
+            std::array<std::byte, message_size> text{};
+        } sent, got;
+        auto sysv_counts = [&](auto send_call, auto receive_call) {
+            auto send_one = [&] {
+                if (send_call(&sent, message_size) != 0)
+                    die_errno("msgsnd");
+            };
+            auto receive_one = [&] {
+                if (receive_call(&got, message_size) != ssize_t(message_size))
+                    die_errno("msgrcv");
+            };
+            counts c = measure(send_one, receive_one, receive_one);
+            c.has_copy = false;
+            return c;
+        };
+        try {
+            seqmq::queue_options qo;
+            qo.daemon = *seqmq::address::parse(*s.daemon);
+            const std::string name = "bench-steady-capi-" + std::to_string(::getpid());
+            capi_handle h = open_capi_as_shim(name, qo);
+            row("C API, handle as the shim's",
+                sysv_counts(
+                    [&](const void* m, std::size_t n) { return seqmq_msgsnd(h.get(), m, n, 0); },
+                    [&](void* m, std::size_t n) { return seqmq_msgrcv(h.get(), m, n, 0, 0); }));
+            (void)seqmq_msgctl(h.get(), IPC_RMID, nullptr);
+        } catch (const std::exception& e) {
+            out << "  note: C API: " << e.what() << "\n";
+        }
+        if (auto shim = sysv_shim::load(s.shim)) {
+            try {
+                const sysv_shim& calls = **shim;
+                const int id = calls.msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+                if (id < 0)
+                    die_errno("msgget (shim)");
+                row("libseqmq-sysv.so msgsnd/msgrcv",
+                    sysv_counts(
+                        [&](const void* m, std::size_t n) { return calls.msgsnd(id, m, n, 0); },
+                        [&](void* m, std::size_t n) { return calls.msgrcv(id, m, n, 0, 0); }));
+                (void)calls.msgctl(id, IPC_RMID, nullptr);
+            } catch (const std::exception& e) {
+                out << "  note: shim: " << e.what() << "\n";
+            }
+        } else {
+            out << "  note: shim: not measured (" << shim.error() << ")\n";
         }
     } else {
         out << "  note: daemon queue: not measured (no seqmqd)\n";
