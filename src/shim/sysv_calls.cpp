@@ -442,24 +442,35 @@ outcome serve_msgsnd(int msqid, const void* msgp, std::size_t msgsz, int msgflg)
         const pid_t self = current_pid(s);
         // Linux's order: the mtype is read first (EFAULT); then msgsz above msgmax or negative,
         // a negative id and an mtype below 1 are EINVAL; then the mtext is read (EFAULT); only
-        // then is the id looked up (EINVAL).
-        long mtype = 0;
-        const iovec type_ours{&mtype, sizeof mtype};
-        const iovec type_theirs{const_cast<void*>(msgp), sizeof mtype};
-        if (read_user(self, {&type_ours, 1}, {&type_theirs, 1}) != sizeof mtype)
-            return fail(EFAULT);
+        // then is the id looked up (EINVAL). A size that can be right reads both in one system
+        // call (each is a part of its own: the count tells which one was unreadable); any other
+        // reads the mtype alone, for EFAULT or EINVAL.
+        auto* theirs = static_cast<std::byte*>(const_cast<void*>(msgp));
+        auto mtype_then_einval = [&] {
+            long mtype = 0;
+            const iovec type_ours{&mtype, sizeof mtype};
+            const iovec type_theirs{theirs, sizeof mtype};
+            return fail(read_user(self, {&type_ours, 1}, {&type_theirs, 1}) != sizeof mtype
+                            ? EFAULT
+                            : EINVAL);
+        };
         if (msqid < 0 || static_cast<long>(msgsz) < 0)
-            return fail(EINVAL);
+            return mtype_then_einval();
         auto l = s.pool.take(msqid);
         const std::size_t max = l ? l->queue().max_message_size() : s.max_message_size.load();
+        if (msgsz > max)
+            return mtype_then_einval();
+        std::byte* message = message_buffer(msgsz);
+        const iovec ours[2] = {{message, sizeof(long)}, {message + sizeof(long), msgsz}};
+        const iovec user[2] = {{theirs, sizeof(long)}, {theirs + sizeof(long), msgsz}};
+        const std::size_t got = read_user(self, ours, user);
+        if (got < sizeof(long))
+            return fail(EFAULT);
+        long mtype = 0;
+        std::memcpy(&mtype, message, sizeof mtype);
         if (sysv::check_send(mtype, msgsz, max) != sysv::send_check::ok)
             return fail(EINVAL);
-        std::byte* message = message_buffer(msgsz);
-        std::memcpy(message, &mtype, sizeof mtype);
-        const iovec text_ours{message + sizeof mtype, msgsz};
-        const iovec text_theirs{static_cast<std::byte*>(const_cast<void*>(msgp)) + sizeof mtype,
-                                msgsz};
-        if (read_user(self, {&text_ours, 1}, {&text_theirs, 1}) != msgsz)
+        if (got != sizeof(long) + msgsz)
             return fail(EFAULT);
         if (!l)
             return fail(lease_errno(l.error()));
