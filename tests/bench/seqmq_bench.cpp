@@ -1,12 +1,16 @@
 // seqmq_bench: seqmq side by side with the queues it replaces, in one run (issue 5):
 //   transfer  ping-pong round trip (p50, p99) and one-way throughput between two processes, for
 //             each message size: SysV msgq, POSIX mq, raw AF_UNIX SEQPACKET (plain, recvmmsg
-//             batch 32), the seqmq mailbox, and a seqmq::queue through seqmqd;
+//             batch 32), the seqmq mailbox, a seqmq::queue through seqmqd, and through seqmqd
+//             too the C API (seqmq_msgsnd/seqmq_msgrcv; handles opened as the shim's, and with
+//             seqmq_queue_open's defaults) and the SysV shim itself (libseqmq-sysv.so loaded
+//             into the benchmark's processes): issue 10's shim/C API ratio;
 //   depth     selective receive of a tail message and listing of the whole backlog at depths
 //             100 .. 100k: SysV msgrcv / MSG_COPY, an AF_UNIX SO_PEEK_OFF walk, the mailbox;
 //             with --plot, a log-log PNG of time per operation against depth;
 //   senders   1, 4, 16 sender processes into one mailbox (and one SysV queue);
-//   steady    heap allocations per message in the steady state, and the stash's peak bytes.
+//   steady    heap allocations per message in the steady state (mailbox, daemon queue, C API,
+//             shim), and the stash's peak bytes.
 // With --transport tipc (inside a TIPC kernel or tests/bench/run-tipc-bench.sh's guest):
 // raw TIPC SEQPACKET and the mailbox over TIPC next to AF_UNIX, optionally across two network
 // namespaces (--netns). A program that prints tables (and, with --json, a file), never a test:
