@@ -2,14 +2,16 @@
 // prints one line per call, run on the kernel's queues and under the shim, and the two runs must
 // agree line for line, ids included (a fresh IPC namespace and a fresh seqmqd number alike). The
 // shim's run is made inside a private IPC namespace whose msgmni is 0, so that any call that
-// leaks to the kernel fails instead of passing. Also: a daemon that cannot be reached, and
-// SEQMQ_SYSV_KEYS.
+// leaks to the kernel fails instead of passing. The same for the SysV differential's generated
+// operations as a plain program (sysv_differential.cpp), for Perl's IPC::Msg and for Python's
+// sysv_ipc. Also: a daemon that cannot be reached, and SEQMQ_SYSV_KEYS.
 #define BOOST_TEST_MODULE SysV shim
 #include "daemon_fixture.hpp"
 
 #include "shim/key_routing.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -174,17 +176,42 @@ const std::string script = SYSV_SCRIPT_PATH;
 const std::vector<std::string> fresh_namespace_limits{
     "--max-queues", "32000", "--max-message-size", "8192", "--default-capacity", "16384"};
 
-// The script as it runs in this build. With AddressSanitizer, the runtime preloaded ahead of the
-// shim intercepts msgsnd/msgrcv itself and checks their buffers first: a bad pointer is its
-// report, not the shim's EFAULT, so the script leaves those calls out (in both runs).
-// `options`: more of the script's options (--keys-split).
+// With AddressSanitizer, the runtime preloaded ahead of the shim intercepts msgsnd/msgrcv itself
+// and checks their buffers first: a bad pointer is its report, not the shim's EFAULT, so the
+// programs leave those calls out (in both runs, with --no-bad-pointers).
+bool preloaded_runtime_checks_buffers() {
+#if defined(SEQMQ_SANITIZED)
+    return std::string(SEQMQ_SANITIZER_PRELOAD).find("asan") != std::string::npos;
+#else
+    return false;
+#endif
+}
+
+// The script as it runs in this build. `options`: more of the script's options (--keys-split).
 std::vector<std::string> whole_script(std::vector<std::string> options = {}) {
     options.insert(options.begin(), script);
-#if defined(SEQMQ_SANITIZED)
-    if (std::string(SEQMQ_SANITIZER_PRELOAD).find("asan") != std::string::npos)
+    if (preloaded_runtime_checks_buffers())
         options.push_back("--no-bad-pointers");
-#endif
     return options;
+}
+
+const std::string differential = SYSV_DIFFERENTIAL_PATH;
+
+// The differential's seeds, every mix of sysv_differential.cpp, and the operations for each:
+// 80000 calls and as many IPC_STATs in each run (a few seconds under the shim, also with ASan).
+const std::vector<std::string> differential_seeds{"plain:1",   "plain:2",         "waiting:201",
+                                                  "wide:101",  "bytes:301",       "count:401",
+                                                  "empty:501", "full-waiting:601"};
+constexpr const char* differential_operations = "10000";
+
+// The differential as it runs in this build, with MSG_COPY as `msg_copy` says (probe, yes, no).
+std::vector<std::string> whole_differential(const std::string& msg_copy) {
+    std::vector<std::string> args{differential, "--msg-copy=" + msg_copy};
+    if (preloaded_runtime_checks_buffers())
+        args.push_back("--no-bad-pointers");
+    args.push_back(differential_operations);
+    args.insert(args.end(), differential_seeds.begin(), differential_seeds.end());
+    return args;
 }
 
 } // namespace
@@ -208,6 +235,59 @@ BOOST_AUTO_TEST_CASE(kernel_and_shim_agree_line_for_line,
     same_lines(kernel, shim);
     // What the script left: the daemon made its queues (so the kernel was not what answered).
     BOOST_TEST(d.log_text().find("queue 0 (\"0x5e9a0001\") created") != std::string::npos);
+}
+
+// The SysV differential's generated operations (tests/sysv/operation_generator.hpp: every
+// selector, MSG_NOERROR, MSG_EXCEPT, MSG_COPY, invalid arguments, full queues) as a plain SysV
+// program, on the kernel and under the shim, line for line, IPC_STAT after every call; no call
+// may reach the kernel (msgmni 0). Both sides at Linux's default limits: a fresh IPC namespace's
+// msgmnb 16384 and msgmax 8192 are seqmqd's defaults, which daemon_process keeps.
+BOOST_AUTO_TEST_CASE(generated_operations_agree_line_for_line,
+                     *boost::unit_test::precondition(private_ipc_namespace())) {
+    how_to_run natively;
+    natively.private_ipc = true;
+    auto started = std::chrono::steady_clock::now();
+    const run_result kernel = run(whole_differential("probe"), natively);
+    const auto native_time = std::chrono::steady_clock::now() - started;
+    const auto lines = kernel.lines();
+    // On the kernel, a result the generator's model did not predict is a fault of the test.
+    std::string marked;
+    for (const auto& l : lines)
+        if (l.find("[the model predicted") != l.npos || l.starts_with("TEST FAULT") ||
+            l.starts_with("watchdog")) {
+            marked = l;
+            break;
+        }
+    BOOST_TEST_REQUIRE(kernel.status == 0, "the differential on the kernel: exit "
+                                               << kernel.status << ", " << kernel.err << marked);
+    BOOST_TEST_REQUIRE(!lines.empty());
+    // The shim run generates MSG_COPY as the kernel's answered (its own probe would ask the shim).
+    const bool msg_copy = lines.front().find("MSG_COPY yes") != std::string::npos;
+
+    daemon_process d;
+    how_to_run shimmed;
+    shimmed.shim = shimmed.private_ipc = shimmed.kernel_closed = true;
+    started = std::chrono::steady_clock::now();
+    const run_result shim = run(whole_differential(msg_copy ? "yes" : "no"), shimmed);
+    const auto shim_time = std::chrono::steady_clock::now() - started;
+    BOOST_TEST(shim.status == 0, "exit " << shim.status << " (3: the watchdog), its last line: "
+                                         << (shim.lines().empty() ? "" : shim.lines().back()));
+    BOOST_TEST(shim.err.empty(), "the shim said: " << shim.err);
+    same_lines(kernel, shim);
+
+    using ms = std::chrono::milliseconds;
+    BOOST_TEST_MESSAGE(lines.size()
+                       << " lines; natively " << std::chrono::duration_cast<ms>(native_time).count()
+                       << " ms, under the shim "
+                       << std::chrono::duration_cast<ms>(shim_time).count() << " ms");
+    std::size_t seeds = 0;
+    for (const auto& l : lines)
+        if (l.starts_with("summary: ")) {
+            BOOST_TEST_MESSAGE(l);
+            ++seeds;
+        }
+    BOOST_TEST(seeds == differential_seeds.size());
+    BOOST_TEST(d.log_text().find("(\"0x5e9a0d00\") created") != std::string::npos);
 }
 
 // `program` (an interpreter and its script) on the kernel and under the shim, line for line; the
