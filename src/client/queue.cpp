@@ -1,6 +1,7 @@
 // The client of seqmqd: one SEQPACKET connection per queue handle.
 #include <seqmq/queue.hpp>
 
+#include "access/caller_credentials.hpp"
 #include "log.hpp"
 #include "store/owned_copy.hpp"
 #include "store/sysv_rules.hpp"
@@ -114,12 +115,43 @@ struct queue::impl {
     std::uint64_t report_every = 64; // receives told in one `taken` (1: exact_sysv)
     std::uint32_t delivery_epoch = 0, delivery_next = 0; // the next record's, as one reader
     unique_fd passed; // a descriptor that came with the last record read
+    // The ids every record carries (SCM_CREDENTIALS, on AF_UNIX): the effective uid and gid
+    // read at the start of each call, so that seqmqd checks each call as the kernel would.
+    // Sends on credit and the delivery socket were checked for the ids of an earlier call:
+    // when the ids change, both go (see note_identity()).
+    bool carries_ids = false;
+    bool ids_read = false;
+    caller_ids ids;
     std::vector<std::byte> in;
     std::vector<std::byte> out; // the record being written; reused, so sends do not allocate
 
     impl(address a, const transport* t, unique_fd f)
-        : where(std::move(a)), via(t), fd(std::move(f)), in(reply_buffer_size) {
+        : where(std::move(a)), via(t), fd(std::move(f)), carries_ids(t->carries_credentials()),
+          in(reply_buffer_size) {
         out.reserve(frame_header::size + 64 + 8192);
+    }
+
+    // At the start of every call: reads the caller's effective ids (two system calls). If
+    // they changed since the last call, unused credit goes back (the daemon checked it for
+    // the old ids) and the delivery socket is dropped (handed over after a read check of the
+    // old ids): this call goes through the daemon, which checks the new ones, as msgsnd and
+    // msgrcv check each call.
+    void note_identity() {
+        if (!carries_ids)
+            return;
+        const caller_ids now = current_caller();
+        if (ids_read && (now.uid != ids.uid || now.gid != ids.gid)) {
+            report_taken(); // with the old ids (send_record takes the new if they are refused)
+            ids = now;
+            give_back_credit();
+            if (delivery) {
+                delivery.reset();
+                delivery_epoch = delivery_next = 0;
+                attach_again = {};
+            }
+        }
+        ids = now;
+        ids_read = true;
     }
 
     ~impl() {
@@ -180,7 +212,10 @@ struct queue::impl {
         p::finish_record(out);
         if (!fd)
             return std::unexpected(lost());
-        auto sent = send_record(fd.get(), out, established, until, false, interruptible);
+        if (carries_ids && !ids_read)
+            note_identity();
+        auto sent = send_record(fd.get(), out, established, until, false, interruptible,
+                                carries_ids ? &ids : nullptr);
         if (sent) {
             ++next_sequence;
             return seq;
@@ -376,6 +411,7 @@ struct queue::impl {
 
     // A plain request and its reply; a nonzero result becomes the error.
     result<reply> call(p::opcode op, std::span<const std::byte> body) {
+        note_identity();
         drain();
         report_taken();
         if (removed && op != p::opcode::info && op != p::opcode::list_queues &&
@@ -403,6 +439,7 @@ struct queue::impl {
 
     // What every send and receive does first: hears the daemon out, and fails if it is gone.
     result<void> usable() {
+        note_identity();
         drain();
         if (removed)
             return fail(std::errc::identifier_removed);
@@ -571,6 +608,7 @@ struct queue::impl {
     // Starts a receive request: the caller appends its body to the writer returned, then
     // finishes with take(). Errors: as usable().
     result<p::writer> begin_take(p::opcode op) {
+        note_identity();
         if (ever_sent)
             drain();
         if (removed)
@@ -646,6 +684,7 @@ struct queue::impl {
                                         std::uint64_t* arrival) {
         if (which.type != 0 || delivery_refused || removed || !fd)
             return delivered::none;
+        note_identity();
         const bool noerror = flags & receive_flags::noerror;
         const std::uint64_t need = noerror ? UINT64_MAX : buffer.size();
         if (!delivery || need < delivery_buffer) {

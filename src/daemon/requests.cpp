@@ -86,6 +86,13 @@ void requests::serve(session& c, const frame_header& h, std::span<const std::byt
             feed_later(*c.queue);
         return;
     }
+    if (c.identity_changed) {
+        c.identity_changed = false;
+        // The delivery socket was handed over after a read check of the ids c had then; with
+        // other ids, its receiver must be checked again (it attaches anew: a request).
+        if (c.attached && c.queue)
+            close_delivery(*c.queue);
+    }
     const auto op = static_cast<p::opcode>(h.type);
     const handler* found = find_handler(op);
     if (!found)
@@ -456,6 +463,9 @@ void requests::grant_credit(session& c) {
     c.sent_in_batch = false;
     model::hosted_queue* q = c.queue;
     if (!q || c.dead || c.revoke_pending || c.no_credit)
+        return;
+    // Credit is a send checked in advance: only for the ids of c's last request.
+    if (!model::permitted(c.who, q->perm(), model::write_access))
         return;
     auto add = model::credit_to_grant(*q, c.credit, options_.credit_window);
     if (!add)

@@ -58,6 +58,7 @@ struct server::impl {
     std::vector<std::byte> in;
     std::vector<iovec> in_iov;
     std::vector<mmsghdr> in_msgs;
+    std::vector<credentials_control> in_control; // each record's SCM_CREDENTIALS, a slot each
     std::size_t memory_high = 0; // memory in use at the last trim, or since, at most
     unique_fd spare{::open("/dev/null", O_RDONLY | O_CLOEXEC)}; // see accept_all()
     log_limiter accept_lines{20};
@@ -68,7 +69,7 @@ struct server::impl {
           serving(options, sessions, poller.get()),
           slot_size(frame_header::size + serving.max_request() + 1),
           slots(std::clamp<std::size_t>(read_bytes_max / slot_size, 1, read_slots_max)),
-          in(slot_size * slots), in_iov(slots), in_msgs(slots) {
+          in(slot_size * slots), in_iov(slots), in_msgs(slots), in_control(slots) {
         for (std::size_t i = 0; i < slots; ++i) {
             in_iov[i] = {in.data() + i * slot_size, slot_size};
             in_msgs[i] = {};
@@ -121,6 +122,8 @@ struct server::impl {
         for (int budget = batch_records; budget > 0 && !c.dead;) {
             const unsigned want = unsigned(std::min<std::size_t>(slots, std::size_t(budget)));
             auto take = [&] {
+                for (unsigned i = 0; i < want; ++i) // recvmmsg shortens each to what came
+                    in_control[i].prepare(in_msgs[i].msg_hdr);
                 return retry_eintr([&] {
                     return ::recvmmsg(c.fd.get(), in_msgs.data(), want, MSG_TRUNC | MSG_DONTWAIT,
                                       nullptr);
@@ -146,8 +149,10 @@ struct server::impl {
                 const std::size_t length = std::min<std::size_t>(m.msg_len, slot_size);
                 const bool longer = (m.msg_hdr.msg_flags & MSG_TRUNC) || m.msg_len >= slot_size;
                 const std::span<const std::byte> record(in.data() + i * slot_size, length);
-                if (auto h = sessions.check(c, record, longer, serving.max_request(),
-                                            options.max_message_size))
+                auto h = sessions.check(c, record, longer, serving.max_request(),
+                                        options.max_message_size);
+                if (h && sessions.identify(c, credentials_in(m.msg_hdr),
+                                           h->kind != frame_kind::control_request))
                     serving.serve(c, *h, record.subspan(frame_header::size, h->length));
             }
             if (unsigned(n) < want) // the socket is empty (or has an error for the next call)

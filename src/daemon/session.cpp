@@ -55,7 +55,13 @@ session* session_table::add(unique_fd fd, const transport* via) {
     c->fd = std::move(fd);
     c->via = via;
     c->peer = via->peer(c->fd.get());
-    c->who = credentials_of(c->fd.get(), c->peer.has_credentials, c->peer.uid, c->peer.gid);
+    c->at_connect = credentials_of(c->fd.get(), c->peer.has_credentials, c->peer.uid, c->peer.gid);
+    c->who = c->at_connect;
+    // Each record then carries its sender's ids of that moment, as the kernel checked them.
+    if (via->carries_credentials() && !pass_credentials(c->fd.get()))
+        log().warn("client pid {}: SO_PASSCRED: {}; its connect-time identity is used for every "
+                   "request",
+                   c->peer.pid, last_error().message());
     if (c->who.known) {
         if (!c->who.groups)
             log().warn("client pid {} uid {}: its groups are unknown (SO_PEERGROUPS: {}); group "
@@ -71,6 +77,26 @@ session* session_table::add(unique_fd fd, const transport* via) {
     session* key = c.get();
     sessions_.emplace(key, std::move(c));
     return key;
+}
+
+bool session_table::identify(session& c, const std::optional<caller_ids>& ids, bool data) {
+    if (!ids || !c.who.known || (ids->uid == c.who.uid && ids->gid == c.who.gid))
+        return true;
+    if (data) {
+        fault(c, "a send on credit with other ids than the connection's last request");
+        return false;
+    }
+    const caller_ids connect_ids{c.peer.pid, c.peer.uid, c.peer.gid};
+    if (ids->uid == connect_ids.uid && ids->gid == connect_ids.gid) {
+        c.who = c.at_connect;
+    } else {
+        c.who.uid = ids->uid;
+        c.who.gid = ids->gid;
+        c.who.groups = groups_of_process(*ids); // nullopt: group bits fail closed
+    }
+    c.identity_changed = true;
+    log().debug("client pid {}: now uid {} gid {}", c.peer.pid, c.who.uid, c.who.gid);
+    return true;
 }
 
 void session_table::update_events(session& c) {

@@ -3,6 +3,7 @@
 // take yet, bounded per client and in all), and freeing it later, once the turn is over.
 #pragma once
 
+#include "access/caller_credentials.hpp"
 #include "daemon/model/hosted_queue.hpp"
 #include "daemon/transit.hpp"
 #include "sys/fd.hpp"
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -24,7 +26,11 @@ namespace seqmq::daemon {
 struct session {
     detail::unique_fd fd;
     detail::peer_identity peer;
+    /// Who makes the request being served: the ids its record carried (SCM_CREDENTIALS), else
+    /// those of `at_connect`; see session_table::identify().
     model::credentials who;
+    model::credentials at_connect; ///< SO_PEERCRED and SO_PEERGROUPS at connect
+    bool identity_changed = false; ///< `who` changed with the record being served
     const detail::transport* via = nullptr;
     std::uint64_t next_sequence = 1;
     model::hosted_queue* queue = nullptr; ///< bound by `open`
@@ -107,6 +113,14 @@ public:
     std::optional<detail::frame_header> check(session& c, std::span<const std::byte> record,
                                               bool longer, std::size_t max_request,
                                               std::size_t max_message_size);
+
+    /// Takes the identity of the record c sent (`ids`, from its SCM_CREDENTIALS; nullopt:
+    /// none came, as from TIPC: the connect-time identity stays) into c.who. Groups: those of
+    /// connect time while the ids are the connect-time ones, else /proc/PID/status's, read
+    /// once per change. A send on credit (`data`) must come with the identity of c's last
+    /// request (the client library makes a request first when its ids changed): else c is cut
+    /// and false returned.
+    bool identify(session& c, const std::optional<detail::caller_ids>& ids, bool data);
 
     /// Frees up to `most` clients marked by free_client_later(), calling `forget(c)` for each
     /// first. True if some are left for the next turn.

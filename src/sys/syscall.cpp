@@ -45,10 +45,30 @@ result<void> wait_fd(int fd, short events, const deadline& until) noexcept {
 }
 
 result<void> send_record(int fd, std::span<const std::byte> record, bool& established,
-                         const deadline& until, bool nowait, bool interruptible) noexcept {
+                         const deadline& until, bool nowait, bool interruptible,
+                         caller_ids* as) noexcept {
+    bool pid_read_again = false;
     for (;;) {
-        ssize_t n = retry_eintr(
-            [&] { return ::send(fd, record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL); });
+        ssize_t n;
+        if (as) {
+            iovec iov{const_cast<std::byte*>(record.data()), record.size()};
+            msghdr m{};
+            m.msg_iov = &iov;
+            m.msg_iovlen = 1;
+            credentials_control control;
+            control.attach(m, *as);
+            n = retry_eintr([&] { return ::sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL); });
+            if (n < 0 && errno == EPERM && !pid_read_again) {
+                pid_read_again = true;
+                refresh_pid();
+                *as = current_caller(); // (or the ids changed since: another thread)
+                continue;
+            }
+        } else {
+            n = retry_eintr([&] {
+                return ::send(fd, record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            });
+        }
         if (n >= 0) {
             established = true;
             return {};

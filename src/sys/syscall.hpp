@@ -1,5 +1,7 @@
 #pragma once
 
+#include "access/caller_credentials.hpp"
+
 #include <seqmq/error.hpp>
 #include <seqmq/message.hpp>
 
@@ -68,7 +70,11 @@ result<void> wait_fd(int fd, short events, const deadline& until) noexcept;
 /// only resumes the wait. Never raises SIGPIPE.
 /// Errors: resource_unavailable_try_again (nowait), timed_out, interrupted, or the errno of
 /// send() — broken_pipe, connection_reset, not_connected when the peer has gone.
+/// With `as`, the record carries SCM_CREDENTIALS with those ids (a fixed buffer, no
+/// allocation); a first EPERM (a pid stale after fork, or ids changed by another thread since
+/// `as` was read) reads them again into `as` and retries once.
 result<void> send_record(int fd, std::span<const std::byte> record, bool& established,
-                         const deadline& until, bool nowait, bool interruptible = true) noexcept;
+                         const deadline& until, bool nowait, bool interruptible = true,
+                         caller_ids* as = nullptr) noexcept;
 
 } // namespace seqmq::detail

@@ -46,6 +46,10 @@ public:
     /// Whether its connections can pass file descriptors (SCM_RIGHTS).
     virtual bool passes_descriptors() const noexcept { return false; }
 
+    /// Whether its records can carry the sender's credentials (SCM_CREDENTIALS, verified by
+    /// the kernel). TIPC peers carry none.
+    virtual bool carries_credentials() const noexcept { return false; }
+
     /// Largest payload (after the frame header) one record can carry on this transport.
     virtual std::size_t max_payload() const noexcept = 0;
 

@@ -37,6 +37,7 @@ class unix_transport_impl final : public transport {
 public:
     const char* name() const noexcept override { return "unix"; }
     bool passes_descriptors() const noexcept override { return true; }
+    bool carries_credentials() const noexcept override { return true; }
 
     // A record must fit the sender's socket buffer (sk_sndbuf - 32). connect() raises SO_SNDBUF
     // to the unprivileged maximum; this limit stays below the default wmem_max of 212992.
