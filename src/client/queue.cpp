@@ -143,7 +143,11 @@ struct queue::impl {
         if (ids_read && (now.uid != ids.uid || now.gid != ids.gid)) {
             report_taken(); // with the old ids (send_record takes the new if they are refused)
             ids = now;
-            give_back_credit();
+            // seqmqd drops this connection's credit at the first record with the new ids, and
+            // grants more only to ids that may write; a grant made before it saw them (upto
+            // below that record's sequence) was for the old ids, and is ignored.
+            credit_bytes = credit_messages = 0;
+            zeroed_at = next_sequence;
             if (delivery) {
                 delivery.reset();
                 delivery_epoch = delivery_next = 0;

@@ -77,6 +77,19 @@ requests::requests(const server_options& options, session_table& sessions, int p
 // --- serving records ---------------------------------------------------------------------------
 
 void requests::serve(session& c, const frame_header& h, std::span<const std::byte> body) {
+    if (c.identity_changed) {
+        // Credit and the delivery socket were given after a check of the ids c had then: with
+        // other ids, its sends and receives are checked again (the client drops both too, and
+        // ignores grants numbered before this record).
+        c.identity_changed = false;
+        zero_credit(c);
+        c.revoke_pending = false;
+        if (c.queue) {
+            c.queue->admit_senders();
+            if (c.attached)
+                close_delivery(*c.queue);
+        }
+    }
     if (h.kind == frame_kind::data || h.kind == frame_kind::data_batch) {
         if (h.kind == frame_kind::data)
             on_data(c, h, body);
@@ -86,13 +99,7 @@ void requests::serve(session& c, const frame_header& h, std::span<const std::byt
             feed_later(*c.queue);
         return;
     }
-    if (c.identity_changed) {
-        c.identity_changed = false;
-        // The delivery socket was handed over after a read check of the ids c had then; with
-        // other ids, its receiver must be checked again (it attaches anew: a request).
-        if (c.attached && c.queue)
-            close_delivery(*c.queue);
-    }
+
     const auto op = static_cast<p::opcode>(h.type);
     const handler* found = find_handler(op);
     if (!found)

@@ -40,6 +40,54 @@ public:
         send_bytes(proto::finish_record(r));
     }
 
+    // As request(), with SCM_CREDENTIALS `cred` attached: 0, or sendmsg's errno (the kernel
+    // refuses ids the process may not claim with EPERM); the sequence number is used only
+    // when the record went.
+    int request_as(proto::opcode op, const std::vector<std::byte>& body, const ucred& cred) {
+        return record_as(seqmq::detail::frame_kind::control_request, std::int64_t(op), body, cred);
+    }
+    // Any record (`kind`, `type`) so.
+    int record_as(seqmq::detail::frame_kind kind, std::int64_t type,
+                  const std::vector<std::byte>& body, const ucred& cred) {
+        auto r = proto::start_record(kind, type, seq_);
+        r.insert(r.end(), body.begin(), body.end());
+        proto::finish_record(r);
+        iovec iov{r.data(), r.size()};
+        alignas(cmsghdr) std::byte control[CMSG_SPACE(sizeof(ucred))]{};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = control;
+        m.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_CREDENTIALS;
+        c->cmsg_len = CMSG_LEN(sizeof(ucred));
+        std::memcpy(CMSG_DATA(c), &cred, sizeof cred);
+        if (::sendmsg(fd_, &m, MSG_NOSIGNAL) != ssize_t(r.size()))
+            return errno;
+        ++seq_;
+        return 0;
+    }
+
+    // The errno of an `open` of `name` with `flags` and `mode` (0: opened), sent without
+    // credentials attached, or with `cred`.
+    int open_result(const std::string& name, std::uint32_t flags, std::uint32_t mode,
+                    const ucred* cred = nullptr) {
+        std::vector<std::byte> body;
+        proto::writer w(body);
+        proto::encode(w, proto::open_request{flags, mode, 0, 0, name});
+        if (cred) {
+            if (int e = request_as(proto::opcode::open, body, *cred))
+                return e;
+        } else {
+            request(proto::opcode::open, body);
+        }
+        auto r = next();
+        BOOST_TEST_REQUIRE(r.size() >= seqmq::detail::frame_header::size + 8);
+        return result_of(r);
+    }
+
     // Opens (creating if need be) `name`; a queue this creates gets `capacity` (0: the
     // daemon's default).
     void open(const std::string& name, std::uint64_t capacity = 0) {
