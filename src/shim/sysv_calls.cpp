@@ -59,9 +59,13 @@
 // (seqmq_daemon_msgctl's rules, capi::fill_msginfo): the highest index, MSG_INFO's counts, a
 // queue by index with its full id; the buffer is written as the kernel writes it (EFAULT).
 //
-// Not (yet) as Linux: each connection's identity is the one it connected with (seqmqd takes
-// SO_PEERCRED once), so a seteuid() between calls is not seen until the process opens new
-// handles; a signal handler that calls these functions while its thread is inside one can
+// Identity: each call is checked against the caller's effective uid and gid at that call, as
+// ipcperms() checks them — every record the client library sends carries them (SCM_CREDENTIALS,
+// verified by the kernel), so a seteuid() or setuid() between two calls is seen at the second.
+//
+// Not (yet) as Linux: supplementary groups are read at connect, and again from /proc/PID/status
+// when a call's uid or gid is not the connect-time one (a setgroups() alone is not seen); a
+// signal handler that calls these functions while its thread is inside one can
 // deadlock on the pool's lock; a program that closes descriptors it did not open (a daemon
 // closing "all" of them) closes the shim's connections too; a restarted seqmqd numbers its
 // queues from 0 again, as a fresh IPC namespace, so an id from before the restart may name a

@@ -572,6 +572,50 @@ static void part_permissions(int id) {
     show("msgctl IPC_RMID KEY2 (root)", msgctl(other, IPC_RMID, NULL));
 }
 
+/* The ids of each call, not those of the process's first call: root's calls, then the same
+   calls after seteuid(nobody) (refused: EACCES, IPC_SET and IPC_RMID EPERM), then after
+   seteuid(0) (allowed again). */
+static void seteuid_between_calls(int id) {
+    struct message m;
+    struct msqid_ds ds;
+    show("msgsnd (root)", send_text(id, 1, "a", IPC_NOWAIT));
+    show("msgsnd (root)", send_text(id, 1, "b", IPC_NOWAIT));
+    show_received("msgrcv 0 (root)", msgrcv(id, &m, 10, 0, IPC_NOWAIT), &m);
+    show("msgctl IPC_STAT (root)", msgctl(id, IPC_STAT, &ds));
+    if (setegid(65534) < 0 || seteuid(65534) < 0) {
+        line("seteuid(nobody)", "failed");
+        return;
+    }
+    show("msgsnd (euid nobody)", send_text(id, 1, "c", IPC_NOWAIT));
+    show("msgrcv 0 (euid nobody)", msgrcv(id, &m, 10, 0, IPC_NOWAIT));
+    show("msgrcv 1 (euid nobody)", msgrcv(id, &m, 10, 1, IPC_NOWAIT));
+    struct msqid_ds seen;
+    show("msgctl IPC_STAT (euid nobody)", msgctl(id, IPC_STAT, &seen));
+    show("msgctl IPC_SET (euid nobody)", msgctl(id, IPC_SET, &ds));
+    show("msgctl IPC_RMID (euid nobody)", msgctl(id, IPC_RMID, NULL));
+    show("msgget KEY 0600 (euid nobody)", msgget(KEY, 0600) >= 0 ? 0 : -1);
+    if (seteuid(0) < 0 || setegid(0) < 0) {
+        line("seteuid(0)", "failed");
+        return;
+    }
+    show("msgsnd (root again)", send_text(id, 1, "d", IPC_NOWAIT));
+    show_received("msgrcv 0 (root again)", msgrcv(id, &m, 10, 0, IPC_NOWAIT), &m);
+    show_received("msgrcv 0 (root again)", msgrcv(id, &m, 10, 0, IPC_NOWAIT), &m);
+    show("msgctl IPC_SET (root again)", msgctl(id, IPC_SET, &ds));
+    show("msgget KEY 0600 (root again)", msgget(KEY, 0600) == id ? 0 : -1);
+}
+
+static void part_seteuid(int id) {
+    puts("== seteuid between calls");
+    if (geteuid() != 0) {
+        line("(needs root to seteuid to nobody)", "skipped");
+        return;
+    }
+    drain(id);
+    in_child("seteuid", seteuid_between_calls, id, NULL);
+    drain(id);
+}
+
 /* IPC_INFO or MSG_INFO: the highest index it returns, and the fields. */
 static void show_info(const char* what, int cmd) {
     struct msginfo info;
@@ -727,6 +771,7 @@ int main(int argc, char** argv) {
     part_fork_while_blocked(id);
     part_syscall();
     part_permissions(id);
+    part_seteuid(id);
     if (info)
         part_info(id);
     part_removal(id);
