@@ -141,13 +141,15 @@ struct queue::impl {
             return;
         const caller_ids now = current_caller();
         if (ids_read && (now.uid != ids.uid || now.gid != ids.gid)) {
-            report_taken(); // with the old ids (send_record takes the new if they are refused)
+            report_taken();
             ids = now;
-            // seqmqd drops this connection's credit at the first record with the new ids, and
-            // grants more only to ids that may write; a grant made before it saw them (upto
-            // below that record's sequence) was for the old ids, and is ignored.
-            credit_bytes = credit_messages = 0;
-            zeroed_at = next_sequence;
+            // `release` with the new ids: seqmqd drops this connection's credit and delivery
+            // socket there, and grants more only to ids that may write; a grant made before
+            // (numbered below the release) was for the old ids, and is ignored.
+            if (auto seq = request(p::opcode::release, {})) {
+                credit_bytes = credit_messages = 0;
+                zeroed_at = *seq;
+            }
             if (delivery) {
                 delivery.reset();
                 delivery_epoch = delivery_next = 0;
@@ -218,8 +220,10 @@ struct queue::impl {
             return std::unexpected(lost());
         if (carries_ids && !ids_read)
             note_identity();
+        const frame_header h = *decode_prefix(out);
+        const bool identified = carries_ids && p::carries_identity(h.kind, h.type);
         auto sent = send_record(fd.get(), out, established, until, false, interruptible,
-                                carries_ids ? &ids : nullptr);
+                                identified ? &ids : nullptr);
         if (sent) {
             ++next_sequence;
             return seq;

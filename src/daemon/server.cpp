@@ -25,6 +25,7 @@
 namespace seqmq::daemon {
 
 using namespace seqmq::detail;
+namespace proto = seqmq::detail::proto;
 
 namespace {
 
@@ -151,8 +152,8 @@ struct server::impl {
                 const std::span<const std::byte> record(in.data() + i * slot_size, length);
                 auto h = sessions.check(c, record, longer, serving.max_request(),
                                         options.max_message_size);
-                if (h && sessions.identify(c, credentials_in(m.msg_hdr),
-                                           h->kind != frame_kind::control_request))
+                if (h && (!proto::carries_identity(h->kind, h->type) ||
+                          sessions.identify(c, credentials_in(m.msg_hdr))))
                     serving.serve(c, *h, record.subspan(frame_header::size, h->length));
             }
             if (unsigned(n) < want) // the socket is empty (or has an error for the next call)

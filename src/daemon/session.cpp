@@ -79,13 +79,9 @@ session* session_table::add(unique_fd fd, const transport* via) {
     return key;
 }
 
-bool session_table::identify(session& c, const std::optional<caller_ids>& ids, bool data) {
+bool session_table::identify(session& c, const std::optional<caller_ids>& ids) {
     if (!ids || !c.who.known || (ids->uid == c.who.uid && ids->gid == c.who.gid))
         return true;
-    if (data) {
-        fault(c, "a send on credit with other ids than the connection's last request");
-        return false;
-    }
     const caller_ids connect_ids{c.peer.pid, c.peer.uid, c.peer.gid};
     if (ids->uid == connect_ids.uid && ids->gid == connect_ids.gid) {
         c.who = c.at_connect;

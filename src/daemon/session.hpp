@@ -115,12 +115,11 @@ public:
                                               std::size_t max_message_size);
 
     /// Takes the identity of the record c sent (`ids`, from its SCM_CREDENTIALS; nullopt:
-    /// none came, as from TIPC: the connect-time identity stays) into c.who. Groups: those of
-    /// connect time while the ids are the connect-time ones, else /proc/PID/status's, read
-    /// once per change. A send on credit (`data`) must come with the identity of c's last
-    /// request (the client library makes a request first when its ids changed): else c is cut
-    /// and false returned.
-    bool identify(session& c, const std::optional<detail::caller_ids>& ids, bool data);
+    /// none came, as from TIPC: the connect-time identity stays) into c.who, for the records
+    /// proto::carries_identity() names. Groups: those of connect time while the ids are the
+    /// connect-time ones, else /proc/PID/status's, read once per change. Sets
+    /// c.identity_changed when they differ from the last. True (the record is served).
+    bool identify(session& c, const std::optional<detail::caller_ids>& ids);
 
     /// Frees up to `most` clients marked by free_client_later(), calling `forget(c)` for each
     /// first. True if some are left for the next turn.

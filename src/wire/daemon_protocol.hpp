@@ -73,6 +73,28 @@ enum class opcode : std::int64_t {
 
 std::string_view to_string(opcode op) noexcept;
 
+/// Whether a record is judged by the ids it carries (SCM_CREDENTIALS): the requests seqmqd checks
+/// permissions for, or that make a queue, and `release` (which a client sends when its ids
+/// change: the connection's credit and delivery socket go). The others — sends on credit,
+/// acks, `taken`, `wait_delivery`, `cancel`, `sync` — are one-way or check nothing: they carry
+/// no ids (a send on credit was checked when the credit was granted, for the ids then), so the
+/// hot path pays for no control message. Client and daemon both go by this.
+constexpr bool carries_identity(frame_kind kind, std::int64_t type) noexcept {
+    if (kind != frame_kind::control_request)
+        return false;
+    switch (opcode(type)) {
+    case opcode::cancel:
+    case opcode::ack:
+    case opcode::ack_many:
+    case opcode::sync:
+    case opcode::taken:
+    case opcode::wait_delivery:
+        return false;
+    default:
+        return true;
+    }
+}
+
 /// Flags of open_request.
 enum open_bits : std::uint32_t {
     open_create = 1,    ///< IPC_CREAT
