@@ -115,8 +115,9 @@ struct queue::impl {
     std::uint64_t report_every = 64; // receives told in one `taken` (1: exact_sysv)
     std::uint32_t delivery_epoch = 0, delivery_next = 0; // the next record's, as one reader
     unique_fd passed; // a descriptor that came with the last record read
-    // The ids every record carries (SCM_CREDENTIALS, on AF_UNIX): the effective uid and gid
-    // read at the start of each call, so that seqmqd checks each call as the kernel would.
+    // The ids every request carries (SCM_CREDENTIALS, on AF_UNIX; proto::carries_identity):
+    // the effective uid and gid read at the start of each call, so that seqmqd checks each call
+    // as the kernel would.
     // Sends on credit and the delivery socket were checked for the ids of an earlier call:
     // when the ids change, both go (see note_identity()).
     bool carries_ids = false;
@@ -146,18 +147,23 @@ struct queue::impl {
             // `release` with the new ids: seqmqd drops this connection's credit and delivery
             // socket there, and grants more only to ids that may write; a grant made before
             // (numbered below the release) was for the old ids, and is ignored.
-            if (auto seq = request(p::opcode::release, {})) {
-                credit_bytes = credit_messages = 0;
-                zeroed_at = *seq;
-            }
-            if (delivery) {
-                delivery.reset();
-                delivery_epoch = delivery_next = 0;
-                attach_again = {};
-            }
+            if (auto seq = request(p::opcode::release, {}))
+                forget_checks_before(*seq);
         }
         ids = now;
         ids_read = true;
+    }
+
+    // The ids changed with record `seq`: credit granted before it, and the delivery socket,
+    // were for the old ones.
+    void forget_checks_before(std::uint64_t seq) {
+        credit_bytes = credit_messages = 0;
+        zeroed_at = seq;
+        if (delivery) {
+            delivery.reset();
+            delivery_epoch = delivery_next = 0;
+            attach_again = {};
+        }
     }
 
     ~impl() {
@@ -222,10 +228,13 @@ struct queue::impl {
             note_identity();
         const frame_header h = *decode_prefix(out);
         const bool identified = carries_ids && p::carries_identity(h.kind, h.type);
+        const caller_ids before = ids;
         auto sent = send_record(fd.get(), out, established, until, false, interruptible,
                                 identified ? &ids : nullptr);
         if (sent) {
             ++next_sequence;
+            if (ids.uid != before.uid || ids.gid != before.gid) // changed meanwhile (a thread)
+                forget_checks_before(seq);
             return seq;
         }
         if (sent.error() == std::errc::timed_out || sent.error() == std::errc::interrupted)
