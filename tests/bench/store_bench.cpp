@@ -120,6 +120,10 @@ public:
     virtual recovered recover() = 0;
     /// The log only: whether compaction runs (off to measure space before compaction).
     virtual void set_compaction(bool) {}
+    /// False for memory, which recovers nothing.
+    virtual bool keeps_messages() const { return true; }
+    /// What the peer did besides the workload (the log: its compactions), for the report.
+    virtual std::string notes() const { return {}; }
 };
 
 using peer_factory = std::function<std::unique_ptr<store_peer>(const fs::path&, sync_policy)>;
@@ -134,6 +138,7 @@ public:
     void sync() override {}
     std::uint64_t disk_bytes() override { return 0; }
     recovered recover() override { return {}; }
+    bool keeps_messages() const override { return false; }
 };
 
 // --- lmdb: the project's state_store -----------------------------------------------------------
@@ -385,6 +390,10 @@ public:
     ~segment_log_peer() override { close(); }
 
     void set_compaction(bool on) override { compaction_ = on; }
+    std::string notes() const override {
+        return std::to_string(compactions_) + " segments compacted, " + std::to_string(copied_) +
+               " records copied forward";
+    }
 
     void append(std::uint32_t queue, std::uint64_t arrival, std::int64_t type,
                 std::span<const std::byte> payload) override {
@@ -563,6 +572,7 @@ private:
 
     void compact(std::uint32_t victim) {
         auto& old = segments_.at(victim);
+        ++compactions_;
         if (old.live > 0) {
             const auto bytes = read_file(old.fd, old.bytes, path_of(victim));
             for (std::size_t at = 0; at + header_size <= bytes.size();) {
@@ -581,6 +591,7 @@ private:
                         it->second = {active_, std::uint32_t(seg.bytes + into),
                                       std::uint32_t(size)};
                         seg.live += size;
+                        ++copied_;
                     }
                 } else {
                     const auto target = get_big_endian<std::uint32_t>(r + 21);
@@ -702,6 +713,7 @@ private:
     fs::path dir_;
     sync_policy sync_;
     bool compaction_ = true;
+    std::size_t compactions_ = 0, copied_ = 0;
     std::map<std::uint32_t, segment> segments_;
     std::uint32_t active_ = 0;
     std::vector<std::byte> pending_;
@@ -765,6 +777,16 @@ const std::array<std::byte, payload_size> payload = [] {
     return p;
 }();
 
+void expect(const recovered& got, std::size_t count, std::uint64_t arrival_sum, const char* when) {
+    if (got.count != count || got.arrival_sum != arrival_sum)
+        fail(std::string("recovery ") + when + ": " + std::to_string(got.count) +
+             " messages (arrival sum " + std::to_string(got.arrival_sum) + "), expected " +
+             std::to_string(count) + " (" + std::to_string(arrival_sum) + ")");
+    for (std::size_t i = 0; i < got.count; ++i)
+        if (std::memcmp(got.payloads.data() + i * payload_size, payload.data(), payload_size) != 0)
+            fail(std::string("recovery ") + when + ": a payload differs");
+}
+
 double us_per_op(clock_type::duration d, std::size_t ops) {
     return std::chrono::duration<double, std::micro>(d).count() / double(ops);
 }
@@ -813,7 +835,14 @@ double middle(store_peer& peer, sync_policy policy, std::size_t depth) {
         peer.commit();
         timer.tick();
     }
-    return us_per_op(clock_type::now() - start, takes);
+    const double us = us_per_op(clock_type::now() - start, takes);
+    if (peer.keeps_messages()) {
+        std::uint64_t sum = 0;
+        for (const auto& [a, data] : q.messages)
+            sum += a;
+        expect(peer.recover(), q.messages.size(), sum, "after the middle workload");
+    }
+    return us;
 }
 
 // One durable send: append + a synced commit. µs per send.
@@ -831,16 +860,6 @@ struct space_and_recovery {
     double bytes_full = 0, bytes_half = 0, bytes_half_compacted = 0; // per queued message
     double warm_ms = 0, cold_ms = 0, half_warm_ms = 0;
 };
-
-void expect(const recovered& got, std::size_t count, std::uint64_t arrival_sum, const char* when) {
-    if (got.count != count || got.arrival_sum != arrival_sum)
-        fail(std::string("recovery ") + when + ": " + std::to_string(got.count) +
-             " messages (arrival sum " + std::to_string(got.arrival_sum) + "), expected " +
-             std::to_string(count) + " (" + std::to_string(arrival_sum) + ")");
-    for (std::size_t i = 0; i < got.count; ++i)
-        if (std::memcmp(got.payloads.data() + i * payload_size, payload.data(), payload_size) != 0)
-            fail(std::string("recovery ") + when + ": a payload differs");
-}
 
 template <class Peer>
 double recovery_ms(Peer& peer, std::size_t count, std::uint64_t sum, const char* when) {
@@ -1004,6 +1023,8 @@ int main(int argc, char** argv) try {
                 {
                     auto p = make_peer(peer, fresh(s.dir, peer), policy);
                     samples["middle, " + pname][peer].push_back(middle(*p, policy, s.middle_depth));
+                    if (run == 0 && !p->notes().empty())
+                        std::cout << peer << ", middle, " << pname << ": " << p->notes() << "\n";
                 }
             }
             if (peer != "memory") {
