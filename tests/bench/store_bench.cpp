@@ -8,6 +8,8 @@
 //   lmdb-writemap  raw LMDB calls with state_store's tables, keys and values, plus MDB_WRITEMAP
 //                  (state_store does not offer it), the data file kept allocated a reserve ahead
 //                  as state_store does
+//   lmdb-raw       the same raw calls without MDB_WRITEMAP: what LMDB costs without
+//                  state_store's own work (its reserve checks, its counters)
 //   log            an append-only segment log written for this comparison only — a benchmark
 //                  peer, NOT a product format: records (CRC-32) appended to 1 MiB segment files,
 //                  tombstones for removals, a sealed segment compacted (its live records copied
@@ -221,7 +223,8 @@ public:
     static constexpr std::size_t map_bytes = std::size_t(8) << 30; // state_store's max_bytes
     static constexpr std::uint64_t reserve_bytes = 32u << 20;      // and its reserve
 
-    writemap_peer(fs::path dir, sync_policy sync) : dir_(std::move(dir)), sync_(sync) {
+    writemap_peer(fs::path dir, sync_policy sync, bool writemap = true)
+        : dir_(std::move(dir)), sync_(sync), writemap_(writemap) {
         fs::create_directories(dir_);
         open();
         begin();
@@ -309,7 +312,9 @@ private:
         check_lmdb(::mdb_env_create(&env_), "mdb_env_create");
         ::mdb_env_set_mapsize(env_, map_bytes);
         ::mdb_env_set_maxdbs(env_, 4);
-        unsigned flags = MDB_WRITEMAP | MDB_NOLOCK | MDB_NOTLS | MDB_NORDAHEAD;
+        unsigned flags = MDB_NOLOCK | MDB_NOTLS | MDB_NORDAHEAD;
+        if (writemap_)
+            flags |= MDB_WRITEMAP;
         if (sync_ != sync_policy::always)
             flags |= MDB_NOSYNC;
         check_lmdb(::mdb_env_open(env_, dir_.c_str(), flags, 0600), "mdb_env_open");
@@ -358,6 +363,7 @@ private:
 
     fs::path dir_;
     sync_policy sync_;
+    bool writemap_;
     MDB_env* env_ = nullptr;
     MDB_txn* txn_ = nullptr;
     MDB_dbi meta_ = 0, queues_ = 0, messages_ = 0;
@@ -956,6 +962,8 @@ std::unique_ptr<store_peer> make_peer(const std::string& name, const fs::path& d
         return std::make_unique<state_store_peer>(dir, policy);
     if (name == "lmdb-writemap")
         return std::make_unique<writemap_peer>(dir, policy);
+    if (name == "lmdb-raw")
+        return std::make_unique<writemap_peer>(dir, policy, false);
     if (name == "log")
         return std::make_unique<segment_log_peer>(dir, policy);
     fail("unknown peer " + name);
@@ -976,7 +984,7 @@ int main(int argc, char** argv) try {
     settings s;
     std::string base = "store-bench.data";
     std::string json_path;
-    std::vector<std::string> peers{"memory", "lmdb", "lmdb-writemap", "log"};
+    std::vector<std::string> peers{"memory", "lmdb", "lmdb-raw", "lmdb-writemap", "log"};
     app.add_option("--dir", base,
                    "where the stores are made (a directory removed at the end; default "
                    "./store-bench.data: the file system of the current directory)");
@@ -991,7 +999,8 @@ int main(int argc, char** argv) try {
     app.add_option("--recovery", s.recovery_messages,
                    "queued messages of the space and recovery workloads")
         ->check(CLI::Range(std::size_t(2), std::size_t(1) << 30));
-    app.add_option("--peers", peers, "peers (memory, lmdb, lmdb-writemap, log)")->delimiter(',');
+    app.add_option("--peers", peers, "peers (memory, lmdb, lmdb-raw, lmdb-writemap, log)")
+        ->delimiter(',');
     app.add_option("--json", json_path, "also write the medians as JSON to this file");
     CLI11_PARSE(app, argc, argv);
 
@@ -1035,6 +1044,9 @@ int main(int argc, char** argv) try {
                 if (peer == "lmdb") {
                     state_store_peer sp(dir, sync_policy::batch);
                     r = measure_space_and_recovery(sp, dir, s.recovery_messages);
+                } else if (peer == "lmdb-raw") {
+                    writemap_peer rp(dir, sync_policy::batch, false);
+                    r = measure_space_and_recovery(rp, dir, s.recovery_messages);
                 } else if (peer == "lmdb-writemap") {
                     writemap_peer wp(dir, sync_policy::batch);
                     r = measure_space_and_recovery(wp, dir, s.recovery_messages);
