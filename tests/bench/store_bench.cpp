@@ -1009,6 +1009,14 @@ int main(int argc, char** argv) try {
     const std::string file_system = file_system_of(s.dir);
     std::cout << "directory " << s.dir.string() << " on " << file_system << "; " << s.runs
               << " runs per figure (medians); 64-byte messages\n";
+    // Other work on the machine shows in every figure (the always row most: it waits for the
+    // disk): say how busy it was.
+    if (std::ifstream load("/proc/loadavg"); load) {
+        double one = 0;
+        load >> one;
+        std::cout << "load average at start " << one << " on " << ::sysconf(_SC_NPROCESSORS_ONLN)
+                  << " CPUs\n";
+    }
 
     // Every figure: workload → peer → samples.
     std::map<std::string, std::map<std::string, std::vector<double>>> samples;
