@@ -8,6 +8,7 @@ packages=(
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libboost-dev libboost-test-dev
   nlohmann-json3-dev libcli11-dev # the tool: every JSON it writes, every word it reads
   liblmdb-dev # seqmqd --state-dir: durable queues
+  zlib1g-dev # seqmq_store_bench: the segment log peer's checksums
   clang-19 libfuzzer-19-dev libclang-rt-19-dev # tests/fuzz: libFuzzer (clang 14 lacks std::expected)
   busybox-static xz-utils iproute2 # the TIPC guest: insmod, module unpacking, namespaces
   gnuplot-nox # tests/bench: the depth plot (scaling.png)
