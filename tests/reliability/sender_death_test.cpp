@@ -19,8 +19,12 @@
 #define BOOST_TEST_MODULE seqmqd sends outlive their sender
 #include "daemon_fixture.hpp"
 
+#include <cerrno>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <sstream>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 using namespace daemon_test;
 
@@ -50,12 +54,35 @@ private:
     int fd_[2];
 };
 
+// Waits until `pid`'s socket `fd` has a record out that its peer has not read (SIOCOUTQ on a
+// copy of it, taken with pidfd_getfd). Returns false if this process may not take the copy.
+bool wait_unread_by_peer(pid_t pid, int fd) {
+    // (glibc 2.36's <sys/pidfd.h> declares them without C linkage: the system calls.)
+    const int pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+    const int copy = pidfd < 0 ? -1 : int(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+    const int why = errno;
+    if (pidfd >= 0)
+        ::close(pidfd);
+    if (copy < 0) {
+        BOOST_TEST_MESSAGE("pidfd_getfd: " << std::strerror(why)
+                                           << ": the order rests on a 100 ms pause");
+        return false;
+    }
+    const bool out = eventually([&] {
+        int n = 0;
+        return ::ioctl(copy, SIOCOUTQ, &n) == 0 && n > 0;
+    });
+    ::close(copy);
+    BOOST_TEST_REQUIRE(out, "the setter's IPC_SET did not reach seqmqd's socket in 10 s");
+    return true;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(sends_on_credit_survive_a_revoke_to_their_dead_sender) {
     daemon_process d;
     auto own = open_queue(d, "credit", 16384);
-    int_pipe to_producer, to_setter, ready;
+    int_pipe to_producer, to_setter, ready, setter_socket;
     constexpr int on_credit = 20;
 
     child producer([&] {
@@ -80,6 +107,7 @@ BOOST_AUTO_TEST_CASE(sends_on_credit_survive_a_revoke_to_their_dead_sender) {
         auto q = seqmq::queue::open("credit", seqmq::open_flags::none, 0600, d.options());
         if (!q)
             return 10;
+        setter_socket.put(q->native_handle());
         ready.put(0);
         if (to_setter.get(30s) != 1)
             return 12;
@@ -92,7 +120,9 @@ BOOST_AUTO_TEST_CASE(sends_on_credit_survive_a_revoke_to_their_dead_sender) {
 
     BOOST_TEST_REQUIRE(::kill(d.pid(), SIGSTOP) == 0);
     to_setter.put(1);
-    std::this_thread::sleep_for(100ms); // its IPC_SET is on seqmqd's socket first
+    // Its IPC_SET is on seqmqd's socket first.
+    if (!wait_unread_by_peer(setter.pid(), setter_socket.get()))
+        std::this_thread::sleep_for(100ms);
     to_producer.put(1);
     const int sent = ready.get();
     BOOST_TEST(producer.wait(5s) == -1, "the producer was to die by SIGKILL");
