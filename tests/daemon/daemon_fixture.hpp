@@ -89,6 +89,7 @@ public:
     ~daemon_process() {
         if (pid_ > 0) {
             ::kill(pid_, SIGTERM);
+            ::kill(pid_, SIGCONT); // a test that failed while it was stopped (SIGSTOP)
             int status = 0;
             ::waitpid(pid_, &status, 0);
             BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0),
