@@ -100,6 +100,17 @@ struct daemon_info {
     /// The highest index in use (the low 15 bits of an id: what msgctl(IPC_INFO) returns and
     /// stat_index() takes); none without queues.
     std::optional<std::size_t> highest_index;
+    /// The state directory (seqmqd --state-dir), when queues are kept on disk.
+    struct state_directory {
+        std::string path;
+        std::string sync;                     ///< "always", "batch" or "none" (--sync)
+        std::chrono::milliseconds interval{}; ///< --sync-interval (batch)
+        std::uint64_t file_bytes = 0;         ///< the store file's size
+        std::uint64_t used_bytes = 0;         ///< ... of which the store uses
+        /// The last sync to the disk; the epoch if none yet.
+        std::chrono::system_clock::time_point last_sync{};
+    };
+    std::optional<state_directory> state; ///< none: queues in memory only
 };
 
 /// Whose access queue::stat_index() checks.

@@ -1179,9 +1179,19 @@ result<daemon_info> queue::info(const queue_options& options) {
     daemon_info d{i->queues,          i->messages,   i->bytes,           i->clients,
                   i->protocol_errors, i->max_queues, i->max_queue_bytes, i->max_message_size,
                   i->max_clients,     i->memory,     i->max_memory,      i->default_capacity,
-                  std::nullopt};
+                  std::nullopt,       std::nullopt};
     if (i->highest_index >= 0)
         d.highest_index = std::size_t(i->highest_index);
+    if (i->sync_policy != 0) {
+        static constexpr const char* policies[] = {"", "always", "batch", "none"};
+        d.state = daemon_info::state_directory{
+            i->state_dir,
+            policies[i->sync_policy],
+            std::chrono::milliseconds(i->sync_interval_ms),
+            i->store_bytes,
+            i->store_used,
+            std::chrono::system_clock::time_point(std::chrono::nanoseconds(i->last_sync))};
+    }
     return d;
 }
 

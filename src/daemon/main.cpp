@@ -1,4 +1,5 @@
 // seqmqd: hosts named System V-style message queues for seqmq clients.
+#include "daemon/durable/state_store.hpp"
 #include "daemon/server.hpp"
 #include "log.hpp"
 
@@ -21,7 +22,8 @@ constexpr std::string_view usage_text = R"(Usage: seqmqd [OPTIONS]
 
 Hosts named message queues with System V behaviour (msgget/msgsnd/msgrcv/msgctl) for seqmq
 clients: `seqmq` the tool, seqmq::queue, seqmq_queue_open. Runs in the foreground; SIGTERM or
-SIGINT stops it cleanly (queues live in memory and end with it).
+SIGINT stops it cleanly. Queues live in memory and end with it, unless --state-dir keeps them
+on disk: then they and their messages survive a restart, or a kill -9, of seqmqd.
 
 Options:
   --listen ADDRESS         where clients connect; repeatable (unix:/path, unix:@name,
@@ -54,11 +56,24 @@ Options:
   --spin-us N              after serving, poll for more work this many microseconds before
                            sleeping: lower latency for a busy CPU core (default 0: sleep at
                            once; at most 1000000)
+  --state-dir DIR          keep every queue and message in DIR (created, mode 0700; an LMDB
+                           store, data.mdb, locked by seqmqd.lock): a restart on DIR finds
+                           them again. Default: $STATE_DIRECTORY if set (systemd's
+                           StateDirectory=), else none: in memory only
+  --sync POLICY            when a change reaches the disk: always (before the reply of the
+                           send or receive leaves: one fdatasync per event-loop turn), batch
+                           (at least every --sync-interval), none (when the kernel writes it
+                           back). A crash of seqmqd alone loses nothing under any policy; a
+                           crash of the machine loses up to the interval under batch, and
+                           anything under none (default batch)
+  --sync-interval MS       batch's interval in milliseconds (default 100, 1 to 60000)
   --log-level LEVEL        trace, debug, info, warn, error, off (default info; $SEQMQ_LOG too)
   --help                   this text
   --version                the version
 
-Exit status: 0 stopped by a signal; 1 could not start (address in use, no permission); 2 usage.
+Exit status: 0 stopped by a signal; 1 could not start (address in use, no permission); 2 usage;
+3 the state directory was refused (another seqmqd holds it, written by a newer seqmqd, damaged,
+no room on the disk, a file system error): the message names the file and the way out.
 )";
 
 std::optional<std::size_t> number(std::string_view s, int base = 10) {
@@ -101,6 +116,12 @@ int main(int argc, char** argv) {
         {"--spin-us", &options.spin_us},
     };
 
+    std::string state_dir = std::getenv("STATE_DIRECTORY") ? std::getenv("STATE_DIRECTORY") : "";
+    // systemd may list several directories, separated by colons: the first is seqmqd's.
+    if (auto colon = state_dir.find(':'); colon != std::string::npos)
+        state_dir.resize(colon);
+    auto sync = seqmq::daemon::durable::sync_policy::batch;
+
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -130,6 +151,21 @@ int main(int argc, char** argv) {
             if (!m || *m > 07777)
                 return usage_error("--socket-mode takes an octal mode such as 0660");
             options.socket_mode = unsigned(*m);
+        } else if (arg == "--state-dir") {
+            if (value.empty())
+                return usage_error("--state-dir needs a directory");
+            state_dir = std::string(value);
+        } else if (arg == "--sync") {
+            auto p = seqmq::daemon::durable::parse_sync_policy(value);
+            if (!p)
+                return usage_error("--sync takes always, batch or none, not '" +
+                                   std::string(value) + "'");
+            sync = *p;
+        } else if (arg == "--sync-interval") {
+            auto ms = number(value);
+            if (!ms || *ms < 1 || *ms > 60000)
+                return usage_error("--sync-interval takes milliseconds from 1 to 60000");
+            options.sync_interval = std::chrono::milliseconds(*ms);
         } else if (arg == "--log-level") {
             level = value;
         } else {
@@ -178,7 +214,28 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    auto server = seqmq::daemon::server::open(options);
+    std::optional<seqmq::daemon::durable::state_store> state;
+    if (!state_dir.empty()) {
+        seqmq::daemon::durable::store_options so;
+        so.sync = sync;
+        auto opened = seqmq::daemon::durable::state_store::open(state_dir, so);
+        if (!opened) {
+            std::fprintf(stderr, "seqmqd: state directory %s refused: %s\n", state_dir.c_str(),
+                         opened.error().explanation.c_str());
+            return 3;
+        }
+        state.emplace(std::move(*opened));
+    }
+
+    auto server = seqmq::daemon::server::open(options, std::move(state));
+    if (!server && !state_dir.empty() && server.error() == std::errc::bad_message) {
+        std::fprintf(stderr,
+                     "seqmqd: state directory %s refused: a record of %s/data.mdb cannot be "
+                     "read back (damaged, or not written by seqmqd): move the directory aside "
+                     "to start empty, keeping it for inspection\n",
+                     state_dir.c_str(), state_dir.c_str());
+        return 3;
+    }
     if (!server) {
         std::string where, why;
         for (const auto& a : options.listen) {

@@ -74,6 +74,19 @@ requests::requests(const server_options& options, session_table& sessions, int p
     outgoing_.reserve(frame_header::size + max_request_ + 64);
 }
 
+result<void> requests::keep_in(persistence& store) {
+    if (auto r = store.load(registry_); !r)
+        return r;
+    durable_ = &store;
+    if (registry_.size() > 0) {
+        std::size_t messages = 0;
+        registry_.for_each([&](const model::hosted_queue& q) { messages += q.messages().count(); });
+        log().info("state directory {}: {} queues, {} messages", store.info().directory.string(),
+                   registry_.size(), messages);
+    }
+    return {};
+}
+
 // --- serving records ---------------------------------------------------------------------------
 
 void requests::serve(session& c, const frame_header& h, std::span<const std::byte> body) {
@@ -474,6 +487,8 @@ void requests::grant_credit(session& c) {
     // Credit is a send checked in advance: only for the ids of c's last request.
     if (!model::permitted(c.who, q->perm(), model::write_access))
         return;
+    if (durable_ && !durable_->room())
+        return; // a full disk: sends go by request, and are refused there
     auto add = model::credit_to_grant(*q, c.credit, options_.credit_window);
     if (!add)
         return;
@@ -544,13 +559,16 @@ void requests::remove_queue(model::hosted_queue& q) {
 void requests::acknowledge(session& c, std::size_t count) {
     model::queue_usage done{};
     const std::uint64_t queue_id = c.transit.front().queue_id;
+    model::hosted_queue* q = registry_.find(queue_id);
     for (std::size_t i = 0; i < count; ++i) {
+        if (q)
+            q->delivered(c.transit.front().arrival); // gone from the state directory too
         done.bytes += c.transit.front().data.size();
         ++done.messages;
         buffers_.give_back(std::move(c.transit.front().data));
         c.transit.pop_front();
     }
-    if (model::hosted_queue* q = registry_.find(queue_id))
+    if (q)
         q->acknowledge(done);
 }
 
@@ -603,6 +621,14 @@ void requests::send_requested(request& r, std::span<const batch_entry> messages,
     r.c.sent_in_batch = true;
     r.c.sends = true;
     learn_taken(*r.q); // room receivers made, before msgsnd's check
+    if (durable_ && !durable_->room()) {
+        // The disk is full: what is queued stays, sends are refused until there is room.
+        if (std::uint64_t left_out = 0; refusal_lines_.allow(left_out))
+            log().warn("queue {}: send refused: no room on the disk for the state directory "
+                       "{}{}",
+                       r.q->id(), durable_->info().directory.string(), lines_left_out(left_out));
+        return (void)reply_error(r.c, r.op, r.seq, ENOSPC);
+    }
     const model::outcome o = r.q->send(waiter_of(r.c, r.seq, r.op), messages, nowait,
                                        r.c.pending < options_.max_pending);
     if (o.queued > 0)
@@ -840,6 +866,19 @@ void requests::on_info(request& r) {
     i.default_capacity = options_.default_capacity;
     if (auto highest = registry_.highest_index())
         i.highest_index = *highest;
+    if (durable_) {
+        const durable::store_info st = durable_->info();
+        i.sync_policy = st.sync == durable::sync_policy::always  ? 1
+                        : st.sync == durable::sync_policy::batch ? 2
+                                                                 : 3;
+        i.sync_interval_ms = std::uint32_t(options_.sync_interval.count());
+        i.store_bytes = st.file_bytes;
+        i.store_used = st.used_bytes;
+        i.last_sync =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(st.last_sync.time_since_epoch())
+                .count();
+        i.state_dir = st.directory.string();
+    }
     p::start_reply(outgoing_, r.op, r.seq, 0);
     p::writer w(outgoing_);
     p::encode(w, i);

@@ -6,6 +6,7 @@
 
 #include "daemon/delivery.hpp"
 #include "daemon/model/registry.hpp"
+#include "daemon/persistence.hpp"
 #include "daemon/server.hpp"
 #include "daemon/session.hpp"
 #include "daemon/transit.hpp"
@@ -39,6 +40,10 @@ public:
     void on_writable(std::uint64_t tag);
     /// Epoll tags of delivery sockets have this bit set (sessions' never do: they are aligned).
     static constexpr std::uint64_t delivery_tag = 1;
+
+    /// Keeps the queues in `store` from now on: builds them from it first (before any client).
+    /// Errors: persistence::load's.
+    result<void> keep_in(persistence& store);
 
     /// The largest request payload accepted.
     std::size_t max_request() const noexcept { return max_request_; }
@@ -143,7 +148,8 @@ private:
     // The sessions bound to each queue: told of removal, asked for their credit back.
     std::unordered_map<const model::hosted_queue*, std::vector<session*>> bound_;
     int poller_;
-    log_limiter refusal_lines_{20}; // limits that clients can meet at will
+    persistence* durable_ = nullptr; // the state directory, if any
+    log_limiter refusal_lines_{20};  // limits that clients can meet at will
     struct delivery {
         std::unique_ptr<delivery_socket> socket;
         model::hosted_queue* queue;

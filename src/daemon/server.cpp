@@ -51,6 +51,7 @@ struct server::impl {
     unique_fd poller;
     session_table sessions;
     requests serving;
+    std::unique_ptr<persistence> durable; // the state directory, if any
     // Records are read by recvmmsg into `slots` buffers of `slot_size` bytes, each room for the
     // largest request and one byte more (to see one longer). One call takes every record
     // waiting, up to the slots, and a short count tells the socket is empty: no EAGAIN read.
@@ -199,7 +200,11 @@ struct server::impl {
             }
             if (n == 0)
                 n = ::epoll_wait(poller.get(), events.data(), int(events.size()),
-                                 more_to_free ? 0 : -1);
+                                 more_to_free ? 0
+                                 : durable    ? durable->sync_due_in_ms()
+                                              : -1);
+            if (durable)
+                sessions.hold_replies(); // until the turn is committed
             served = n > 0;
             if (n < 0) {
                 if (errno == EINTR)
@@ -211,6 +216,10 @@ struct server::impl {
                 if (tag == stop_tag) {
                     log().info("stopping: {} queues, {} clients", serving.queues(),
                                sessions.size());
+                    if (durable) {
+                        durable->end_turn();
+                        durable->sync_now();
+                    }
                     return {};
                 }
                 if (tag >= first_listener_tag && tag < first_listener_tag + listeners.size()) {
@@ -232,6 +241,13 @@ struct server::impl {
             }
             more_to_free = free_departed();
             serving.feed_all();
+            if (durable) {
+                // Group commit: everything this turn changed in one transaction (synced under
+                // --sync always), and only then the turn's replies.
+                durable->end_turn();
+                sessions.release_held();
+                durable->sync_if_due();
+            }
         }
     }
 };
@@ -241,7 +257,8 @@ server::server(server&&) noexcept = default;
 server& server::operator=(server&&) noexcept = default;
 server::~server() = default;
 
-result<server> server::open(const server_options& options) {
+result<server> server::open(const server_options& options,
+                            std::optional<durable::state_store> state) {
     if (options.listen.empty() || options.max_message_size == 0 || options.default_capacity == 0 ||
         options.max_clients == 0 || options.max_queues == 0 || options.max_unacked == 0)
         return std::unexpected(std::make_error_code(std::errc::invalid_argument));
@@ -249,6 +266,11 @@ result<server> server::open(const server_options& options) {
     if (!poller)
         return std::unexpected(last_error());
     auto s = std::make_unique<impl>(options, std::move(poller));
+    if (state) {
+        s->durable = std::make_unique<persistence>(std::move(*state), options.sync_interval);
+        if (auto loaded = s->serving.keep_in(*s->durable); !loaded)
+            return std::unexpected(loaded.error());
+    }
     for (const address& given : options.listen) {
         const address where = given.resolve();
         auto via = transport_for(where);

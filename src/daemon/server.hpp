@@ -3,8 +3,12 @@
 #include <seqmq/address.hpp>
 #include <seqmq/error.hpp>
 
+#include "daemon/durable/state_store.hpp"
+
+#include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace seqmq::daemon {
@@ -30,6 +34,8 @@ struct server_options {
     /// them (SO_SNDBUF); 0: no delivery sockets, every receive a request.
     std::size_t delivery_window = 128u << 10;
     std::size_t spin_us = 0; ///< after serving, poll this long for more before sleeping (0: never)
+    /// Under --sync batch, commits reach the disk at least this often.
+    std::chrono::milliseconds sync_interval{100};
 };
 
 /// The daemon: named queues with System V behaviour, served over SEQPACKET to any number of
@@ -39,7 +45,10 @@ public:
     /// Binds every listen address (creating the directory of a unix:/path socket, mode 0755)
     /// and prepares the event loop. Errors: address_in_use if a live daemon has the path; the
     /// errno of mkdir/socket/bind/listen/chmod/epoll.
-    static result<server> open(const server_options& options);
+    /// With `state`, the queues are built from the state directory first, and kept in it;
+    /// errors of loading it as persistence::load (EBADMSG: a damaged record).
+    static result<server> open(const server_options& options,
+                               std::optional<durable::state_store> state = std::nullopt);
 
     server(server&&) noexcept;
     server& operator=(server&&) noexcept;

@@ -3,6 +3,7 @@
 #include "log.hpp"
 #include "sys/syscall.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
@@ -121,7 +122,11 @@ bool session_table::deliver(session& c, std::vector<std::byte>& record) {
     if (c.dead || c.write_closed)
         return false;
     p::finish_record(record);
-    if (c.out.empty()) {
+    if (holding_ && !c.held) {
+        c.held = true;
+        held_.push_back(&c);
+    }
+    if (c.out.empty() && !holding_) {
         ssize_t n = retry_eintr([&] {
             return ::send(c.fd.get(), record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         });
@@ -145,11 +150,26 @@ bool session_table::deliver(session& c, std::vector<std::byte>& record) {
         free_client_later(c);
         return true; // it reached the client's connection; transit covers it
     }
-    if (!c.want_out) {
+    if (!c.want_out && !c.held) {
         c.want_out = true;
         update_events(c);
     }
     return true;
+}
+
+void session_table::release_held() {
+    holding_ = false;
+    for (session* c : held_) {
+        c->held = false;
+        if (c->dead || c->write_closed)
+            continue;
+        flush(*c);
+        if (!c->out.empty() && !c->want_out && !c->dead) {
+            c->want_out = true;
+            update_events(*c);
+        }
+    }
+    held_.clear();
 }
 
 bool session_table::deliver_with_descriptor(session& c, std::vector<std::byte>& record, int fd) {
@@ -184,6 +204,8 @@ bool session_table::deliver_with_descriptor(session& c, std::vector<std::byte>& 
 }
 
 void session_table::flush(session& c) {
+    if (c.held)
+        return; // after the turn's commit (release_held)
     while (!c.out.empty()) {
         auto& r = c.out.front();
         ssize_t n = retry_eintr(
@@ -269,6 +291,8 @@ std::optional<frame_header> session_table::check(session& c, std::span<const std
 }
 
 void session_table::remove(session& c) {
+    if (c.held)
+        std::erase(held_, &c);
     out_total_ -= c.out_bytes;
     ::epoll_ctl(poller_, EPOLL_CTL_DEL, c.fd.get(), nullptr);
     c.via->close_connection(std::move(c.fd));

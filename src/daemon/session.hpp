@@ -50,6 +50,7 @@ struct session {
     bool want_out = false;
     bool dead = false;         ///< to be freed at the end of the turn
     bool write_closed = false; ///< a send to it failed (EPIPE): read what it sent, reply nothing
+    bool held = false;         ///< has records held until the turn's commit (hold_replies)
 };
 
 /// Limits of the session layer (seqmqd flags).
@@ -100,6 +101,11 @@ public:
     bool deliver_with_descriptor(session& c, std::vector<std::byte>& record, int fd);
     /// Sends what was queued, as the socket takes it.
     void flush(session& c);
+    /// From now on, records are queued rather than sent, until release_held(): the replies of
+    /// a turn wait for its commit to the state directory (group commit).
+    void hold_replies() noexcept { holding_ = true; }
+    /// Sends every record held (as far as the sockets take them), and sends at once again.
+    void release_held();
     /// A notice (sequence 0) with an empty body.
     void notice(session& c, detail::proto::opcode op);
 
@@ -148,6 +154,8 @@ private:
     int poller_;
     std::unordered_map<session*, std::unique_ptr<session>> sessions_;
     std::vector<session*> doomed_;
+    bool holding_ = false;
+    std::vector<session*> held_;
     std::uint64_t protocol_errors_ = 0;
     std::size_t out_total_ = 0;
     log_limiter cut_lines_{20};

@@ -449,8 +449,13 @@ Exit status: the program's; 2 usage error; 4 no daemon; 127 the program or the s
 constexpr std::string_view info_usage = R"(Usage: seqmq info [--json]
 
 The daemon's totals (msgctl MSG_INFO: queues, messages, bytes), its clients, the connections it
-cut for malformed records, and its limits.
-  --json             one object; "daemon" (or "daemon_base64") is the address
+cut for malformed records, its limits, and where it keeps its queues: the state directory
+(seqmqd --state-dir), the sync policy and interval, the store's size and the last sync to the
+disk, or "in memory".
+  --json             one object; "daemon" (or "daemon_base64") is the address; "state" is
+                     null in memory, else {"directory" (or "directory_base64"), "sync",
+                     "sync_interval_ms", "file_bytes", "used_bytes", "last_sync" (ISO 8601
+                     UTC, null if never)}
   --daemon ADDRESS   the daemon to use
 )";
 
@@ -759,6 +764,18 @@ int watch_command(args_type args) {
     });
 }
 
+// A time as ISO 8601 UTC with milliseconds: 2026-12-03T12:00:00.123Z.
+static std::string sync_time(std::chrono::system_clock::time_point t) {
+    const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm utc{};
+    ::gmtime_r(&secs, &utc);
+    char text[40];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+    return std::string(text) + "." +
+           std::to_string(1000 + ms.time_since_epoch().count() % 1000).substr(1) + "Z";
+}
+
 int info_command(args_type args) {
     return guarded("info", args, info_usage, [&] {
         command_line cl("seqmq info");
@@ -788,6 +805,20 @@ int info_command(args_type args) {
             j["max_clients"] = i->max_clients;
             j["memory"] = i->memory;
             j["max_memory"] = i->max_memory;
+            if (!i->state) {
+                j["state"] = nullptr;
+            } else {
+                json st;
+                put_bytes(st, "directory", i->state->path);
+                st["sync"] = i->state->sync;
+                st["sync_interval_ms"] = i->state->interval.count();
+                st["file_bytes"] = i->state->file_bytes;
+                st["used_bytes"] = i->state->used_bytes;
+                st["last_sync"] = sync_time(i->state->last_sync);
+                if (i->state->last_sync.time_since_epoch().count() == 0)
+                    st["last_sync"] = nullptr;
+                j["state"] = st;
+            }
             print_json(j);
             return int(done);
         }
@@ -799,6 +830,22 @@ int info_command(args_type args) {
         std::printf("memory           %zu of %zu bytes\n", i->memory, i->max_memory);
         std::printf("limits           %zu bytes per message, %zu bytes per queue\n",
                     i->max_message_size, i->max_queue_bytes);
+        if (!i->state) {
+            std::printf("state            in memory (no --state-dir)\n");
+        } else {
+            std::printf("state directory  %s\n", i->state->path.c_str());
+            if (i->state->sync == "batch")
+                std::printf("sync             batch, every %lld ms\n",
+                            static_cast<long long>(i->state->interval.count()));
+            else
+                std::printf("sync             %s\n", i->state->sync.c_str());
+            std::printf("store            %llu bytes used, file %llu bytes\n",
+                        static_cast<unsigned long long>(i->state->used_bytes),
+                        static_cast<unsigned long long>(i->state->file_bytes));
+            std::printf("last sync        %s\n", i->state->last_sync.time_since_epoch().count() == 0
+                                                     ? "never"
+                                                     : sync_time(i->state->last_sync).c_str());
+        }
         return int(done);
     });
 }

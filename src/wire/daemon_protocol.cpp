@@ -236,6 +236,8 @@ void encode(writer& w, const info_body& r) {
     w.u64(r.queues).u64(r.messages).u64(r.bytes).u64(r.clients).u64(r.protocol_errors);
     w.u64(r.max_queues).u64(r.max_queue_bytes).u64(r.max_message_size).u64(r.max_clients);
     w.u64(r.memory).u64(r.max_memory).u64(r.default_capacity).i64(r.highest_index);
+    w.u32(r.sync_policy).u32(r.sync_interval_ms).u64(r.store_bytes).u64(r.store_used);
+    w.i64(r.last_sync).text(r.state_dir);
 }
 void encode(writer& w, const grant_body& r) {
     w.u64(r.bytes).u64(r.messages).u64(r.upto);
@@ -462,8 +464,16 @@ std::optional<info_body> decode_info(reader& r) {
     i.max_memory = r.u64();
     i.default_capacity = r.u64();
     i.highest_index = r.i64();
-    if (!r.done() || i.highest_index < -1)
+    i.sync_policy = r.u32();
+    i.sync_interval_ms = r.u32();
+    i.store_bytes = r.u64();
+    i.store_used = r.u64();
+    i.last_sync = r.i64();
+    auto dir = r.rest();
+    if (!r.done() || i.highest_index < -1 || i.sync_policy > 3 ||
+        (i.sync_policy == 0) != dir.empty() || dir.size() > 4096)
         return std::nullopt;
+    i.state_dir.assign(reinterpret_cast<const char*>(dir.data()), dir.size());
     return i;
 }
 

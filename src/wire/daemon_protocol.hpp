@@ -280,13 +280,20 @@ struct set_request {
 
 /// info: u64 queues, messages, bytes, clients, protocol errors, max queues, max queue bytes,
 /// max message size, max clients, memory used, max memory, default capacity, i64 highest index
-/// in use (-1: no queue)
+/// in use (-1: no queue); then the state directory: u32 sync policy (0: none, in memory;
+/// 1 always, 2 batch, 3 none), u32 sync interval in ms, u64 store file bytes, u64 store bytes
+/// used, i64 last sync (ns since the epoch; 0 never), and the directory's path (the rest)
 struct info_body {
     std::uint64_t queues = 0, messages = 0, bytes = 0, clients = 0, protocol_errors = 0;
     std::uint64_t max_queues = 0, max_queue_bytes = 0, max_message_size = 0, max_clients = 0;
     std::uint64_t memory = 0, max_memory = 0;
     std::uint64_t default_capacity = 0;
     std::int64_t highest_index = -1;
+    std::uint32_t sync_policy = 0; ///< 0: no state directory
+    std::uint32_t sync_interval_ms = 0;
+    std::uint64_t store_bytes = 0, store_used = 0;
+    std::int64_t last_sync = 0;
+    std::string state_dir;
 };
 
 /// grant: u64 bytes, u64 messages, u64 upto. Credit is queue space set aside for one connection.

@@ -103,6 +103,7 @@ struct settings {
     std::string json_path, plot_path, daemon_path = SEQMQ_BENCH_DAEMON;
     std::string shim_path = SEQMQ_BENCH_SHIM; // --shim: libseqmq-sysv.so
     unsigned daemon_spin_us = 0;              // --daemon-spin: seqmqd --spin-us
+    std::vector<std::string> daemon_args;     // --daemon-args: more seqmqd flags
     bool tipc = false;                        // --transport tipc
     std::vector<std::string> netns;           // --netns A,B: parent in A, child in B
     std::vector<std::string> compare;         // --compare OLD NEW
@@ -144,6 +145,8 @@ void usage(std::ostream& out) {
            "  --walk-samples K positions timed in such a walk (default 1000)\n"
            "  --daemon PATH    the seqmqd executable (default: the one built with this)\n"
            "  --daemon-spin US start seqmqd with --spin-us US (opt-in spin; default 0)\n"
+           "  --daemon-args ARGS  more seqmqd flags, words separated by spaces, e.g.\n"
+           "                   \"--state-dir /var/tmp/seqmq-bench --sync batch\" (durability)\n"
            "  --shim PATH      libseqmq-sysv.so for the shim peer (default: the one built with\n"
            "                   this)\n"
            "  --transport tipc raw TIPC and the mailbox over TIPC next to AF_UNIX (transfer "
@@ -254,7 +257,12 @@ settings parse_arguments(int argc, char** argv) {
             s.shim_path = value;
         else if (arg == "--daemon-spin")
             s.daemon_spin_us = unsigned(std::stoul(std::string(value)));
-        else if (arg == "--sizes")
+        else if (arg == "--daemon-args") {
+            // Words separated by spaces, such as "--state-dir /var/tmp/s --sync batch".
+            std::istringstream words{std::string(value)};
+            for (std::string w; words >> w;)
+                s.daemon_args.push_back(w);
+        } else if (arg == "--sizes")
             sizes = list(false);
         else if (arg == "--depths")
             depths = list(true);
@@ -962,7 +970,8 @@ private:
 class daemon_process {
 public:
     /// Starts `path` listening at a socket in the scratch directory; empty: why it cannot.
-    std::string start(const std::string& path, unsigned spin_us) {
+    std::string start(const std::string& path, unsigned spin_us,
+                      const std::vector<std::string>& extra = {}) {
         if (path.empty())
             return "seqmqd was not built with this benchmark (and no --daemon given)";
         if (::access(path.c_str(), X_OK) != 0)
@@ -973,10 +982,23 @@ public:
         if (pid_ < 0)
             die_errno("fork");
         if (pid_ == 0) {
-            const std::string spin = std::to_string(spin_us);
-            ::execl(path.c_str(), path.c_str(), "--listen", address_.c_str(), "--max-message-size",
-                    "65536", "--max-queue-bytes", "67108864", "--log-level", "warn", "--spin-us",
-                    spin.c_str(), static_cast<char*>(nullptr));
+            std::vector<std::string> args{path,
+                                          "--listen",
+                                          address_,
+                                          "--max-message-size",
+                                          "65536",
+                                          "--max-queue-bytes",
+                                          "67108864",
+                                          "--log-level",
+                                          "warn",
+                                          "--spin-us",
+                                          std::to_string(spin_us)};
+            args.insert(args.end(), extra.begin(), extra.end());
+            std::vector<char*> argv;
+            for (auto& a : args)
+                argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(path.c_str(), argv.data());
             std::fprintf(stderr, "seqmq_bench: exec %s: %s\n", path.c_str(), std::strerror(errno));
             _exit(127);
         }
@@ -1954,7 +1976,7 @@ int run(int argc, char** argv) {
                                                         })) ||
                     s.wants("steady"));
     if (daemon_wanted) {
-        daemon_why = daemon.start(s.daemon_path, s.daemon_spin_us);
+        daemon_why = daemon.start(s.daemon_path, s.daemon_spin_us, s.daemon_args);
         // seqmq_queue_open (daemon-capi-credit) and the shim find seqmqd there.
         if (daemon_why.empty())
             ::setenv("SEQMQ_DAEMON", daemon.address_text().c_str(), 1);
@@ -1963,7 +1985,13 @@ int run(int argc, char** argv) {
                           ? "seqmqd at " + daemon.address_text() +
                                 (s.daemon_spin_us
                                      ? ", --spin-us " + std::to_string(s.daemon_spin_us)
-                                     : std::string())
+                                     : std::string()) +
+                                [&] {
+                                    std::string a;
+                                    for (const auto& w : s.daemon_args)
+                                        a += " " + w;
+                                    return a;
+                                }()
                           : "not measured — " + daemon_why)
                   << "\n";
     }

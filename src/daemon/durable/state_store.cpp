@@ -508,7 +508,13 @@ result<std::vector<std::byte>> state_store::registry() const {
 }
 
 bool state_store::room() noexcept {
-    return impl_->room(0);
+    if (impl_->turn)
+        return impl_->room(0);
+    // Before the turn's first write: count what that write's transaction will (write_txn), and
+    // a large message, so that a send this lets in does not meet ENOSPC in its own put.
+    const bool ok = impl_->room(64 * impl_->page_size + (64u << 10));
+    impl_->turn_estimate = 0;
+    return ok;
 }
 
 result<void> state_store::put_queue(const stored_queue& q) {

@@ -41,11 +41,12 @@ hosted_queue::room hosted_queue::room_for(std::size_t size) const noexcept {
     return room::fits;
 }
 
-void hosted_queue::into_transit(queue_usage u, pid_t receiver) noexcept {
+void hosted_queue::into_transit(queue_usage u, pid_t receiver) {
     transit_.bytes += u.bytes;
     transit_.messages += u.messages;
     last_receive_pid_ = receiver;
     receive_time_ = coarse_now_ns();
+    changed();
 }
 
 // pipelined_send: the longest-waiting receiver that wants the message gets it; one whose
@@ -88,6 +89,10 @@ void hosted_queue::enqueue(pid_t from, long type, std::span<const std::byte> dat
     last_send_pid_ = from;
     send_time_ = coarse_now_ns();
     budget_.charge({data.size(), 1});
+    if (observer_) {
+        observer_->message_accepted(*this, m);
+        observer_->queue_changed(*this);
+    }
     if (!pipeline(m))
         store_.push(m.type, m.data, m.sender, m.arrival);
 }
@@ -160,7 +165,7 @@ const queued_message* hosted_queue::find(selector which) noexcept {
     return other;
 }
 
-void hosted_queue::take(const queued_message& m, pid_t pid) noexcept {
+void hosted_queue::take(const queued_message& m, pid_t pid) {
     into_transit({m.size, 1}, pid);
     forget_due(&m);
     store_.pop(m);
@@ -182,13 +187,14 @@ void hosted_queue::fed() noexcept {
     ++window_count_;
 }
 
-void hosted_queue::consumed(std::size_t n) noexcept {
+void hosted_queue::consumed(std::size_t n) {
     queue_usage gone{};
     for (; n > 0 && window_count_ > 0; --n, --window_count_) {
         const queued_message* m = store_.oldest();
         gone.bytes += m->size;
         ++gone.messages;
         forget_due(m);
+        left_for_good(*m);
         store_.pop(*m);
     }
     if (window_count_ == 0)
@@ -196,10 +202,11 @@ void hosted_queue::consumed(std::size_t n) noexcept {
     if (gone.messages > 0) {
         budget_.credit(gone);
         receive_time_ = coarse_now_ns();
+        changed();
     }
 }
 
-void hosted_queue::window_returned(std::span<const std::uint64_t> returned) noexcept {
+void hosted_queue::window_returned(std::span<const std::uint64_t> returned) {
     queue_usage gone{};
     const queued_message* m = store_.oldest();
     bool gap = false; // a record was read back: later takes were dropped
@@ -212,6 +219,7 @@ void hosted_queue::window_returned(std::span<const std::uint64_t> returned) noex
             gone.bytes += m->size;
             ++gone.messages;
             forget_due(m);
+            left_for_good(*m);
             store_.pop(*m);
         }
         m = next;
@@ -221,6 +229,7 @@ void hosted_queue::window_returned(std::span<const std::uint64_t> returned) noex
     if (gone.messages > 0) {
         budget_.credit(gone);
         receive_time_ = coarse_now_ns();
+        changed();
     }
 }
 
@@ -235,9 +244,10 @@ void hosted_queue::end_window_wait(const void* owner, bool gave_up) {
         due_ = nullptr, due_to_ = nullptr;
 }
 
-void hosted_queue::note_receiver(pid_t pid) noexcept {
+void hosted_queue::note_receiver(pid_t pid) {
     last_receive_pid_ = pid;
     receive_time_ = coarse_now_ns();
+    changed();
 }
 
 void hosted_queue::put_back(const message_view& m) {
@@ -341,6 +351,7 @@ void hosted_queue::set(const ipc_perm& perm, std::size_t capacity) {
     perm_ = perm;
     capacity_ = capacity;
     change_time_ = coarse_now_ns();
+    changed();
     // Credit was granted under the old limits and permissions: ask for it back.
     if (reserved_.bytes || reserved_.messages)
         done_.credit_wanted(*this);
@@ -359,9 +370,29 @@ void hosted_queue::remove() {
         done_.fail(s.who, EIDRM);
     budget_.credit({store_.bytes(), store_.count()});
     store_.clear();
+    if (observer_)
+        observer_->queue_removed(*this);
     due_ = nullptr, due_to_ = nullptr;
     window_count_ = 0;
     last_fed_ = nullptr;
+}
+
+void hosted_queue::restore_message(long type, std::span<const std::byte> data, pid_t sender,
+                                   std::uint64_t arrival) {
+    budget_.charge({data.size(), 1});
+    store_.push(type, data, sender, arrival);
+    next_arrival_ = std::max(next_arrival_, arrival + 1);
+}
+
+void hosted_queue::restore_status(std::uint64_t next_arrival, pid_t last_send_pid,
+                                  pid_t last_receive_pid, std::int64_t send_time,
+                                  std::int64_t receive_time, std::int64_t change_time) noexcept {
+    next_arrival_ = std::max(next_arrival_, next_arrival);
+    last_send_pid_ = last_send_pid;
+    last_receive_pid_ = last_receive_pid;
+    send_time_ = send_time;
+    receive_time_ = receive_time;
+    change_time_ = change_time;
 }
 
 queue_status hosted_queue::status() const noexcept {

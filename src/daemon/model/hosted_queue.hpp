@@ -5,6 +5,7 @@
 // the outcome of every wait through a `completion`; the daemon's sessions carry the bytes.
 #pragma once
 
+#include "daemon/model/msqid_allocator.hpp"
 #include "daemon/model/permissions.hpp"
 #include "store/message_store.hpp"
 #include "store/sysv_rules.hpp"
@@ -66,6 +67,27 @@ protected:
     ~completion() = default;
 };
 
+/// What a state directory keeps of the model: every change that must outlive the daemon, as it
+/// is accepted (issue 12). The model calls it and knows nothing of how it is kept; null (the
+/// default) keeps queues in memory only.
+class change_observer {
+public:
+    /// A queue was created, or fields the directory keeps changed (IPC_SET, times, pids).
+    virtual void queue_changed(const hosted_queue& q) = 0;
+    /// IPC_RMID: the queue and every message it holds are gone.
+    virtual void queue_removed(const hosted_queue& q) = 0;
+    /// A send was accepted: `m` is the queue's from now on (queued, or handed over).
+    virtual void message_accepted(const hosted_queue& q, const message_view& m) = 0;
+    /// A message left the queue for good: its receiver acknowledged it, or took it from the
+    /// delivery window.
+    virtual void message_removed(const hosted_queue& q, std::uint64_t arrival) = 0;
+    /// The id allocator's state changed (a queue was created).
+    virtual void ids_changed(const msqid_allocator::state& ids) = 0;
+
+protected:
+    ~change_observer() = default;
+};
+
 /// The daemon-wide memory that queued messages, messages in transit and reserved credit may
 /// take, each message counted with its overhead (so that zero-length messages are not free).
 struct memory_budget {
@@ -111,6 +133,23 @@ public:
     const ipc_perm& perm() const noexcept { return perm_; }
     std::size_t capacity() const noexcept { return capacity_; }
     std::size_t max_message_size() const noexcept { return max_message_size_; }
+    /// The arrival number the next message gets.
+    std::uint64_t next_arrival() const noexcept { return next_arrival_; }
+
+    /// Reports every change from now on to `o` (null: none).
+    void observe(change_observer* o) noexcept { observer_ = o; }
+
+    // --- loading a state directory -------------------------------------------------------------
+
+    /// A message read back from the state directory, after those older than it: queued at its
+    /// place, charged to the memory budget (which it may overfill: nothing is dropped).
+    void restore_message(long type, std::span<const std::byte> data, pid_t sender,
+                         std::uint64_t arrival);
+    /// The fields IPC_STAT shows that the directory keeps, and the next arrival number (at
+    /// least one past every message restored).
+    void restore_status(std::uint64_t next_arrival, pid_t last_send_pid, pid_t last_receive_pid,
+                        std::int64_t send_time, std::int64_t receive_time,
+                        std::int64_t change_time) noexcept;
 
     // --- msgsnd ------------------------------------------------------------------------------
 
@@ -145,10 +184,16 @@ public:
     /// Takes `m` (from find(), not in the delivery window) for receiver `pid`: out of the
     /// queue, into transit until acknowledge() or put_back(). Blocked senders are not admitted
     /// yet: call admit_senders() after the last take.
-    void take(const queued_message& m, pid_t pid) noexcept;
+    void take(const queued_message& m, pid_t pid);
 
     /// Messages handed over reached their receiver: their room is free.
     void acknowledge(queue_usage done) noexcept;
+    /// The message `arrival`, handed over, was acknowledged: it is gone for good (reported to
+    /// the observer; acknowledge() frees its room).
+    void delivered(std::uint64_t arrival) {
+        if (observer_)
+            observer_->message_removed(*this, arrival);
+    }
 
     /// A message in transit comes back (its receiver went away): to a parked receiver, or to
     /// its place in arrival order, O(log n). It may overfill the queue: nothing is dropped.
@@ -172,18 +217,18 @@ public:
     void fed() noexcept;
     /// The oldest `n` messages of the window were taken by receivers: they leave the queue.
     /// Blocked senders are not admitted yet: call admit_senders().
-    void consumed(std::size_t n) noexcept;
+    void consumed(std::size_t n);
     /// The window was read back: the messages whose arrival numbers are in `returned` (oldest
     /// first) stay queued. Of the others, those older than the first one read back were taken;
     /// the later ones too were taken, but dropped by their receiver (it takes records in order
     /// only, and this one came after a gap), so they stay queued too. The window is empty.
-    void window_returned(std::span<const std::uint64_t> returned) noexcept;
+    void window_returned(std::span<const std::uint64_t> returned);
     std::size_t window_count() const noexcept { return window_count_; }
     bool in_window(const queued_message& m) const noexcept {
         return window_count_ > 0 && m.arrival <= last_fed_->arrival;
     }
     /// A receiver that took messages from the window said who it is (msg_lrpid).
-    void note_receiver(pid_t pid) noexcept;
+    void note_receiver(pid_t pid);
     /// A receiver found the window empty and waits on it (for any message, with `buffer`):
     /// it waits among the parked receivers, in order, and when it is the one a message is due
     /// to, that message enters the queue for the window (completion::window_due) rather than
@@ -244,7 +289,15 @@ private:
     room room_for(std::size_t size) const noexcept;
     void enqueue(pid_t from, long type, std::span<const std::byte> data);
     bool pipeline(const message_view& m);
-    void into_transit(queue_usage u, pid_t receiver) noexcept;
+    void into_transit(queue_usage u, pid_t receiver);
+    void changed() {
+        if (observer_)
+            observer_->queue_changed(*this);
+    }
+    void left_for_good(const queued_message& m) {
+        if (observer_)
+            observer_->message_removed(*this, m.arrival);
+    }
 
     std::uint64_t id_;
     std::string name_;
@@ -253,6 +306,7 @@ private:
     std::size_t max_message_size_;
     memory_budget& budget_;
     completion& done_;
+    change_observer* observer_ = nullptr;
     detail::message_store store_;
     std::uint64_t next_arrival_ = 1;
     queue_usage reserved_{}; // credit held by clients

@@ -54,6 +54,25 @@ public:
         return std::uint64_t(seq_) << index_shift | *index;
     }
 
+    /// What the allocator remembers, so that a restarted seqmqd goes on numbering where it
+    /// stopped (a state directory keeps it: ids of removed queues stay invalid).
+    struct state {
+        std::uint32_t next = 0;
+        std::int64_t last_index = -1;
+        std::uint32_t seq = 0;
+        bool operator==(const state&) const = default;
+    };
+    state saved() const noexcept { return {next_, last_index_, seq_}; }
+    /// Takes up a state saved(); false (and nothing changed) if it is not one an allocator
+    /// can be in.
+    bool restore(const state& s) noexcept {
+        if (s.next > max_indexes || s.last_index < -1 ||
+            s.last_index >= std::int64_t(max_indexes) || s.seq >= seq_limit)
+            return false;
+        next_ = s.next, last_index_ = s.last_index, seq_ = s.seq;
+        return true;
+    }
+
 private:
     std::uint32_t next_ = 0;       // idr_next: where the search for a free index starts
     std::int64_t last_index_ = -1; // ids->last_idx

@@ -46,10 +46,37 @@ std::expected<hosted_queue*, int> registry::open(const open_params& want, const 
     auto made = std::make_unique<hosted_queue>(*id, name, perm, capacity, limits_.max_message_size,
                                                budget_, done_);
     q = made.get();
+    q->observe(observer_);
     by_index_.emplace(msqid_allocator::index_of(*id), std::move(made));
     if (!name.empty())
         by_name_.emplace(name, q);
     created = true;
+    if (observer_) {
+        observer_->queue_changed(*q);
+        observer_->ids_changed(ids_.saved());
+    }
+    return q;
+}
+
+void registry::observe(change_observer* o) noexcept {
+    observer_ = o;
+    for (auto& [_, q] : by_index_)
+        q->observe(o);
+}
+
+std::expected<hosted_queue*, int> registry::restore(std::uint64_t id, std::string name,
+                                                    const ipc_perm& perm, std::size_t capacity) {
+    const std::uint32_t index = msqid_allocator::index_of(id);
+    if (id > std::uint64_t(INT_MAX) || by_index_.contains(index) ||
+        (!name.empty() && by_name_.contains(name)))
+        return std::unexpected(EEXIST);
+    auto made = std::make_unique<hosted_queue>(id, std::move(name), perm, capacity,
+                                               limits_.max_message_size, budget_, done_);
+    hosted_queue* q = made.get();
+    q->observe(observer_);
+    by_index_.emplace(index, std::move(made));
+    if (!q->name().empty())
+        by_name_.emplace(q->name(), q);
     return q;
 }
 

@@ -46,6 +46,15 @@ public:
     std::expected<hosted_queue*, int> open(const open_params& want, const credentials& who,
                                            bool& created);
 
+    /// Reports every change from now on (queues made, the id allocator) to `o`, and passes it
+    /// to every queue.
+    void observe(change_observer* o) noexcept;
+    /// A queue read back from a state directory, with its id, before any client: false if its
+    /// id or name is taken already (a damaged directory).
+    std::expected<hosted_queue*, int> restore(std::uint64_t id, std::string name,
+                                              const ipc_perm& perm, std::size_t capacity);
+    msqid_allocator& ids() noexcept { return ids_; }
+
     /// The queue whose id is `id` (index and sequence number both), or null.
     hosted_queue* find(std::uint64_t id) noexcept;
     /// The queue at `index` whatever its sequence number (MSG_STAT), or null.
@@ -72,6 +81,7 @@ private:
     std::map<std::uint32_t, std::unique_ptr<hosted_queue>> by_index_;
     std::unordered_map<std::string, hosted_queue*> by_name_;
     msqid_allocator ids_;
+    change_observer* observer_ = nullptr;
 };
 
 } // namespace seqmq::daemon::model
